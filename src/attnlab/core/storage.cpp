@@ -1,0 +1,111 @@
+#include "attnlab/core/storage.h"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace attnlab {
+namespace {
+
+constexpr size_t kAlign = 64;
+constexpr size_t kHugePage = size_t{2} << 20;
+// Blocks at least this large are rounded to whole huge pages and cached; smaller ones are
+// left to malloc, which already reuses them without returning pages to the kernel.
+constexpr size_t kCacheThreshold = size_t{256} << 10;
+
+bool env_poison() {
+  const char* v = std::getenv("ATTNLAB_POISON");
+  return v && v[0] == '1';
+}
+
+struct CachingAllocator {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+  AllocatorStats stats;
+
+  static size_t rounded(size_t bytes) {
+    if (bytes < kCacheThreshold) return (bytes + kAlign - 1) / kAlign * kAlign;
+    return (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  }
+
+  void* allocate(size_t bytes, size_t& size_out) {
+    size_t size = rounded(bytes == 0 ? kAlign : bytes);
+    size_out = size;
+    if (size >= kCacheThreshold) {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = free_blocks.find(size);
+      if (it != free_blocks.end()) {
+        void* p = it->second;
+        free_blocks.erase(it);
+        stats.bytes_cached -= size;
+        stats.bytes_in_use += size;
+        stats.reused_allocations++;
+        return p;
+      }
+    }
+    size_t align = size >= kCacheThreshold ? kHugePage : kAlign;
+    void* p = std::aligned_alloc(align, size);
+    if (!p) throw std::bad_alloc();
+    if (size >= kCacheThreshold) madvise(p, size, MADV_HUGEPAGE);
+    std::lock_guard<std::mutex> lock(mutex);
+    stats.bytes_in_use += size;
+    stats.fresh_allocations++;
+    return p;
+  }
+
+  void release(void* p, size_t size) {
+    std::lock_guard<std::mutex> lock(mutex);
+    stats.bytes_in_use -= size;
+    if (size >= kCacheThreshold) {
+      free_blocks.emplace(size, p);
+      stats.bytes_cached += size;
+    } else {
+      std::free(p);
+    }
+  }
+
+  void release_cached() {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& [size, p] : free_blocks) std::free(p);
+    free_blocks.clear();
+    stats.bytes_cached = 0;
+  }
+
+  ~CachingAllocator() { release_cached(); }
+};
+
+CachingAllocator& allocator() {
+  static CachingAllocator* a = new CachingAllocator();  // never destroyed: tensors may outlive statics
+  return *a;
+}
+
+bool& poison_flag() {
+  static bool on = env_poison();
+  return on;
+}
+
+}  // namespace
+
+void set_poison_fresh_buffers(bool on) { poison_flag() = on; }
+bool poison_fresh_buffers() { return poison_flag(); }
+
+Storage::Storage(size_t bytes) : data_(nullptr), bytes_(0) {
+  data_ = allocator().allocate(bytes, bytes_);
+  if (poison_flag()) std::memset(data_, 0xFF, bytes_);
+}
+
+Storage::~Storage() { allocator().release(data_, bytes_); }
+
+AllocatorStats allocator_stats() {
+  std::lock_guard<std::mutex> lock(allocator().mutex);
+  return allocator().stats;
+}
+
+void allocator_release_cached() { allocator().release_cached(); }
+
+}  // namespace attnlab

@@ -1,0 +1,14 @@
+#include "attnlab/ops/gradcases.h"
+
+namespace attnlab::ops {
+
+std::vector<autograd::GradCase> all_gradcases() {
+  std::vector<autograd::GradCase> cases;
+  add_elementwise_gradcases(cases);
+
+  add_shape_gradcases(cases);
+
+  return cases;
+}
+
+}  // namespace attnlab::ops

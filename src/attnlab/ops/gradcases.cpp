@@ -7,6 +7,7 @@ std::vector<autograd::GradCase> all_gradcases() {
   add_elementwise_gradcases(cases);
 
   add_shape_gradcases(cases);
+  add_rope_gradcases(cases);
 
   return cases;
 }

@@ -30,6 +30,9 @@ const std::vector<OpInfo>& op_table() {
       {"concat", "shape", "join tensors along one dimension"},
       {"split", "shape", "pieces of given sizes along one dimension (views)"},
       {"contiguous", "shape", "packed copy of a strided view"},
+
+      // ---- position (position/rope.cpp) ----
+      {"rope", "position/rope", "rotary position embedding of queries or keys"},
   };
   return table;
 }

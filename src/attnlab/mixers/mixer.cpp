@@ -1,0 +1,23 @@
+#include "attnlab/mixers/mixer.h"
+
+#include "attnlab/core/error.h"
+
+namespace attnlab::mixers {
+
+const char* form_name(Form f) {
+  switch (f) {
+    case Form::Ref: return "ref";
+    case Form::Parallel: return "parallel";
+    case Form::Recurrent: return "recurrent";
+  }
+  return "?";
+}
+
+Form parse_form(const std::string& name) {
+  if (name == "ref") return Form::Ref;
+  if (name == "parallel") return Form::Parallel;
+  if (name == "recurrent") return Form::Recurrent;
+  throw Error(cat("form '", name, "': expected ref, parallel or recurrent"));
+}
+
+}  // namespace attnlab::mixers

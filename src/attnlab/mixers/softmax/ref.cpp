@@ -1,0 +1,36 @@
+// The definition of causal softmax attention, as explicit T x T matrices built from
+// autograd ops (so its gradients come from the ops' own, independently checked, rules):
+//   S = scale * Q K^T - m_h (i - j)     (ALiBi term only when slopes are given)
+//   S_ij = -inf where j > i (causal) or i - j >= window
+//   O = softmax(S) V
+// Grouped-query heads: query head h reads kv head h / (H / Hkv), done by viewing q as
+// [B, Hkv, G, T, D] and broadcasting k over the group dimension.
+#include "attnlab/mixers/softmax/softmax.h"
+#include "attnlab/ops/ops.h"
+
+namespace attnlab::mixers {
+
+Tensor softmax_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v,
+                             const ops::AttentionOptions& opt) {
+  int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3);
+  int64_t Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
+  int64_t offset = opt.q_offset >= 0 ? opt.q_offset : Tk - Tq;
+  Tensor q5 = ops::reshape(q, {B, Hkv, G, Tq, D});
+  Tensor k5 = ops::reshape(k, {B, Hkv, 1, Tk, D});
+  Tensor v5 = ops::reshape(v, {B, Hkv, 1, Tk, v.size(3)});
+  Tensor s = ops::scale(ops::bmm(q5, ops::transpose(k5, 3, 4)), opt.scale);  // [B, Hkv, G, Tq, Tk]
+  if (!opt.alibi_slopes.empty()) {
+    std::vector<double> bias(size_t(H * Tq * Tk));
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < Tq; ++i)
+        for (int64_t j = 0; j < Tk; ++j)
+          bias[size_t((h * Tq + i) * Tk + j)] = -double(opt.alibi_slopes[size_t(h)]) * double(offset + i - j);
+    s = ops::add(s, Tensor::from_vector(bias, {Hkv, G, Tq, Tk}).to(q.dtype()));
+  }
+  if (opt.causal) s = ops::causal_mask(s, offset);
+  if (opt.window > 0) s = ops::sliding_window_mask(s, opt.window, offset);
+  Tensor o = ops::bmm(ops::softmax(s), v5);  // [B, Hkv, G, Tq, Dv]
+  return ops::reshape(o, {B, H, Tq, v.size(3)});
+}
+
+}  // namespace attnlab::mixers

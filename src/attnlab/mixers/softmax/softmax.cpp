@@ -1,0 +1,123 @@
+#include "attnlab/mixers/softmax/softmax.h"
+
+#include <cmath>
+
+#include "attnlab/autograd/node.h"
+#include "attnlab/ops/ops.h"
+#include "attnlab/position/alibi.h"
+
+namespace attnlab::mixers {
+
+void SoftmaxOptions::validate(int64_t d_model) const {
+  ATTNLAB_CHECK(heads > 0, "mixer.heads must be positive, got ", heads);
+  int64_t kvh = kv_heads ? kv_heads : heads;
+  ATTNLAB_CHECK(kvh > 0 && heads % kvh == 0, "mixer.kv_heads = ", kvh, " must divide mixer.heads = ", heads);
+  ATTNLAB_CHECK(head_dim > 0 || d_model % heads == 0, "mixer.heads = ", heads,
+                " must divide model.d_model = ", d_model, " (or set mixer.head_dim)");
+  ATTNLAB_CHECK(position == "nope" || position == "rope" || position == "alibi", "mixer.position = '",
+                position, "': expected nope, rope or alibi");
+  ATTNLAB_CHECK(rope_base > 1, "mixer.rope_base must be > 1, got ", rope_base);
+  position::parse_rope_style(rope_style);
+  ATTNLAB_CHECK(window >= 0, "mixer.window must be >= 0, got ", window);
+}
+
+size_t KVCache::bytes() const {
+  size_t b = 0;
+  for (const Tensor* t : {&k, &v})
+    if (t->defined()) b += size_t(t->numel()) * dtype_size(t->dtype());
+  return b;
+}
+
+std::pair<Tensor, Tensor> KVCache::append(const Tensor& k_new, const Tensor& v_new) {
+  int64_t t = k_new.size(2);
+  if (autograd::grad_enabled() && (k_new.requires_grad() || v_new.requires_grad())) {
+    // Differentiable path: the cache is a chain of concatenations.
+    k = len ? ops::concat({ops::slice(k, 2, 0, len), k_new}, 2) : k_new;
+    v = len ? ops::concat({ops::slice(v, 2, 0, len), v_new}, 2) : v_new;
+    len += t;
+    return {k, v};
+  }
+  int64_t cap = k.defined() ? k.size(2) : 0;
+  if (len + t > cap || k.requires_grad()) {
+    int64_t new_cap = std::max<int64_t>(16, std::max(2 * cap, len + t));
+    auto grow = [&](const Tensor& old, const Tensor& like) {
+      Shape s = like.shape();
+      s[2] = new_cap;
+      Tensor buf = Tensor::empty(s, like.dtype());
+      if (len) buf.slice_raw(2, 0, len).copy_from(old.slice_raw(2, 0, len).detach());
+      return buf;
+    };
+    k = grow(k, k_new);
+    v = grow(v, v_new);
+  }
+  k.slice_raw(2, len, len + t).copy_from(k_new);
+  v.slice_raw(2, len, len + t).copy_from(v_new);
+  len += t;
+  return {k.slice_raw(2, 0, len), v.slice_raw(2, 0, len)};
+}
+
+SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext& ctx)
+    : opt_(opt), d_model_(ctx.d_model) {
+  opt_.validate(d_model_);
+  heads_ = opt_.heads;
+  kv_heads_ = opt_.kv_heads ? opt_.kv_heads : heads_;
+  head_dim_ = opt_.head_dim ? opt_.head_dim : d_model_ / heads_;
+  rope_.base = opt_.rope_base;
+  rope_.style = position::parse_rope_style(opt_.rope_style);
+  if (opt_.position == "alibi")
+    for (double s : position::alibi_slopes(heads_)) alibi_slopes_.push_back(float(s));
+  // GPT-2 initialisation: N(0, 0.02), the residual projection scaled by 1/sqrt(2 * layers).
+  double std_out = 0.02 / std::sqrt(2.0 * double(ctx.n_layers));
+  auto& p = *ctx.params;
+  wq_ = p.declare(ctx.prefix + "wq.weight", {heads_ * head_dim_, d_model_}, model::Init::normal(0.02));
+  wk_ = p.declare(ctx.prefix + "wk.weight", {kv_heads_ * head_dim_, d_model_}, model::Init::normal(0.02));
+  wv_ = p.declare(ctx.prefix + "wv.weight", {kv_heads_ * head_dim_, d_model_}, model::Init::normal(0.02));
+  wo_ = p.declare(ctx.prefix + "wo.weight", {d_model_, heads_ * head_dim_}, model::Init::normal(std_out));
+}
+
+namespace {
+// x [B, T, C] -> [B, heads, T, D] through weight [heads * D, C] (PyTorch's Linear layout).
+Tensor project_heads(const Tensor& x, const Tensor& w, int64_t heads, int64_t D) {
+  Tensor y = ops::matmul(x, ops::transpose(w, 0, 1));  // [B, T, heads * D]
+  y = ops::reshape(y, {x.size(0), x.size(1), heads, D});
+  return ops::contiguous(ops::transpose(y, 1, 2));
+}
+}  // namespace
+
+Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) {
+  ATTNLAB_CHECK(x.dim() == 3 && x.size(2) == d_model_, "softmax attention: expected x [B, T, ", d_model_,
+                "], got ", shape_str(x.shape()));
+  KVCache* cache = nullptr;
+  if (state) {
+    cache = dynamic_cast<KVCache*>(state);
+    ATTNLAB_CHECK(cache, "softmax attention: the state passed is not a KV cache");
+  }
+  int64_t B = x.size(0), T = x.size(1);
+  int64_t start = cache ? cache->len : 0;
+  Tensor q = project_heads(x, wq_->value, heads_, head_dim_);
+  Tensor k = project_heads(x, wk_->value, kv_heads_, head_dim_);
+  Tensor v = project_heads(x, wv_->value, kv_heads_, head_dim_);
+  if (opt_.position == "rope") {
+    q = position::rope(q, start, rope_);
+    k = position::rope(k, start, rope_);
+  }
+  ops::AttentionOptions ao;
+  ao.scale = 1.0 / std::sqrt(double(head_dim_));
+  ao.causal = true;
+  ao.alibi_slopes = alibi_slopes_;
+  ao.window = opt_.window;
+  Tensor o;
+  if (form == Form::Recurrent) {
+    KVCache local;
+    o = softmax_attention_recurrent(q, k, v, ao, cache ? *cache : local);
+  } else {
+    Tensor k_all = k, v_all = v;
+    if (cache) std::tie(k_all, v_all) = cache->append(k, v);
+    o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao)
+                          : softmax_attention_parallel(q, k_all, v_all, ao);
+  }
+  o = ops::reshape(ops::transpose(o, 1, 2), {B, T, heads_ * head_dim_});
+  return ops::matmul(o, ops::transpose(wo_->value, 0, 1));
+}
+
+}  // namespace attnlab::mixers

@@ -68,6 +68,8 @@ expect_error "tokenizer spec 'gpt2': expected 'byte' or 'spm:PATH'" \
 expect_error "model file $TMP/none.model does not exist" \
   "$BIN" data prepare --input "$TMP/corpus" --out "$TMP/x" --tokenizer "spm:$TMP/none.model"
 expect_error "input $TMP/missing does not exist" "$BIN" data prepare --input "$TMP/missing" --out "$TMP/x"
+expect_error "cannot create output folder $TMP/corpus/doc1.txt" \
+  "$BIN" data prepare --input "$TMP/corpus" --out "$TMP/corpus/doc1.txt"
 head -c 100 "$TMP/out/train.tok" > "$TMP/cut.tok"
 expect_error "token file $TMP/cut.tok: truncated" "$BIN" data info "$TMP/cut.tok"
 [ ! -e "$TMP/x/meta.json" ] || fail "a failed prepare left meta.json behind"

@@ -67,7 +67,9 @@ std::vector<CorpusFile> list_corpus_files(const std::vector<std::string>& inputs
     fs::file_status st = fs::status(input, ec);
     ATTNLAB_CHECK(fs::exists(st), "corpus: input ", input, " does not exist");
     if (fs::is_regular_file(st)) {
-      files.push_back({input, fs::path(input).filename().string(), uint64_t(fs::file_size(input))});
+      uint64_t bytes = fs::file_size(input, ec);
+      ATTNLAB_CHECK(!ec, "corpus: cannot read the size of ", input, ": ", ec.message());
+      files.push_back({input, fs::path(input).filename().string(), bytes});
       continue;
     }
     ATTNLAB_CHECK(fs::is_directory(st), "corpus: input ", input, " is neither a file nor a folder");
@@ -80,7 +82,9 @@ std::vector<CorpusFile> list_corpus_files(const std::vector<std::string>& inputs
       if (!it->is_regular_file(fe)) continue;
       fs::path rel = it->path().lexically_relative(input);
       if (!matches(pattern, rel)) continue;
-      files.push_back({it->path().string(), rel.generic_string(), uint64_t(it->file_size(fe))});
+      uint64_t bytes = it->file_size(fe);
+      ATTNLAB_CHECK(!fe, "corpus: cannot read the size of ", it->path().string(), ": ", fe.message());
+      files.push_back({it->path().string(), rel.generic_string(), bytes});
     }
     ATTNLAB_CHECK(!ec, "corpus: cannot list ", input, ": ", ec.message());
   }
@@ -141,10 +145,13 @@ PrepareResult prepare_corpus(const PrepareOptions& opt) {
   for (const auto& d : docs) keys.push_back(d.key);
   std::vector<bool> is_val = split_validation(keys, opt.seed, opt.val_fraction);
 
-  fs::create_directories(opt.out_dir);
+  std::error_code ec;
+  fs::create_directories(opt.out_dir, ec);
+  ATTNLAB_CHECK(!ec, "data prepare: cannot create output folder ", opt.out_dir, ": ", ec.message());
   const fs::path out(opt.out_dir);
   // meta.json marks a complete directory, so an old one goes before anything is replaced.
-  fs::remove(out / "meta.json");
+  fs::remove(out / "meta.json", ec);
+  ATTNLAB_CHECK(!ec, "data prepare: cannot remove the old ", (out / "meta.json").string(), ": ", ec.message());
   TokenFileWriter train(fs::path(out / "train.tok").string(), uint64_t(tok->vocab_size()));
   TokenFileWriter val(fs::path(out / "val.tok").string(), uint64_t(tok->vocab_size()));
 

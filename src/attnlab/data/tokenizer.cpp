@@ -156,7 +156,11 @@ std::string train_sentencepiece(const std::vector<std::string>& files, int vocab
     ATTNLAB_CHECK(fs::is_regular_file(f, ec), "train_sentencepiece: input ", f, " is not a readable file");
   }
   fs::path parent = fs::path(model_prefix).parent_path();
-  if (!parent.empty()) fs::create_directories(parent);
+  if (!parent.empty()) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    ATTNLAB_CHECK(!ec, "train_sentencepiece: cannot create folder ", parent.string(), ": ", ec.message());
+  }
 
   int threads = options.threads > 0 ? options.threads : num_threads();
   // identity normalisation and kept whitespace make decode(encode(text)) == text for

@@ -20,6 +20,7 @@ PACKAGES=(
   libsentencepiece-dev     # BPE tokenizer
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev         # micro-benchmarks
+  python3-doc              # the default corpus: Python's documentation sources (scripts/prepare_corpus.sh)
 )
 
 missing=()

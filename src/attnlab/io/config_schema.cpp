@@ -475,8 +475,10 @@ Document::Document(std::string_view text, const std::string& source) : ctx_(std:
   try {
     ctx_->root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
+    std::string what(e.description());
+    std::replace(what.begin(), what.end(), '\n', ' ');  // errors are one line
     throw Error(cat(source, ":", e.source().begin.line, ":", e.source().begin.column,
-                    ": TOML syntax error: ", e.description()));
+                    ": TOML syntax error: ", what));
   }
 }
 

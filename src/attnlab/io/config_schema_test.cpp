@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "attnlab/core/error.h"
+#include "attnlab/io/safetensors.h"
 #include "harness/temp_dir.h"
 #include "io/config_test_structs.h"
 
@@ -343,6 +344,22 @@ TEST(ConfigValidate, AcceptsDefaultsAndNamesTheBrokenRule) {
   c = {};
   c.train.out_dir.clear();
   EXPECT_EQ(message(c), "trainer config: train.out_dir = \"\": must not be empty");
+}
+
+// The checkpoint pattern: the config travels as TOML text in the safetensors metadata and
+// comes back as the same struct, then --set flags apply on top.
+TEST(ConfigInCheckpoint, RoundTripThroughSafetensorsMetadata) {
+  testing::TempDir dir;
+  ExperimentCfg c = odd_config();
+  std::string path = dir.file("step_100.safetensors");
+  io::save_safetensors(path, {{"embed.weight", Tensor::full({3, 5}, 0.5)}},
+                       {{"config", to_toml(c)}, {"step", "100"}});
+  io::SafetensorsFile f = io::load_safetensors(path);
+  ExperimentCfg back = parse_config_text<ExperimentCfg>(f.metadata.at("config"), path + " [config]");
+  EXPECT_EQ(back, c);
+  ExperimentCfg resumed = apply_overrides(back, {"train.steps=200"}, path + " [config]");
+  EXPECT_EQ(resumed.train.steps, 200);
+  EXPECT_EQ(resumed.model, c.model);
 }
 
 }  // namespace

@@ -138,21 +138,21 @@ Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape) {
   ATTNLAB_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(),
                 " values do not fill shape ", shape_str(shape));
   Tensor t = empty(shape, DType::F32);
-  std::memcpy(t.data<float>(), v.data(), v.size() * sizeof(float));
+  if (!v.empty()) std::memcpy(t.data<float>(), v.data(), v.size() * sizeof(float));
   return t;
 }
 Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& shape) {
   ATTNLAB_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(),
                 " values do not fill shape ", shape_str(shape));
   Tensor t = empty(shape, DType::F64);
-  std::memcpy(t.data<double>(), v.data(), v.size() * sizeof(double));
+  if (!v.empty()) std::memcpy(t.data<double>(), v.data(), v.size() * sizeof(double));
   return t;
 }
 Tensor Tensor::from_vector(const std::vector<int32_t>& v, const Shape& shape) {
   ATTNLAB_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(),
                 " values do not fill shape ", shape_str(shape));
   Tensor t = empty(shape, DType::I32);
-  std::memcpy(t.data<int32_t>(), v.data(), v.size() * sizeof(int32_t));
+  if (!v.empty()) std::memcpy(t.data<int32_t>(), v.data(), v.size() * sizeof(int32_t));
   return t;
 }
 

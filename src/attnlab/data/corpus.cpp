@@ -13,7 +13,7 @@
 #include "attnlab/core/error.h"
 #include "attnlab/core/parallel.h"
 #include "attnlab/core/rng.h"
-#include "attnlab/data/atomic_file.h"
+#include "attnlab/io/atomic_file.h"
 #include "attnlab/data/token_file.h"
 #include "attnlab/data/tokenizer.h"
 
@@ -222,7 +222,7 @@ PrepareResult prepare_corpus(const PrepareOptions& opt) {
       {"val", summary(res.val, "val.tok")},
       {"documents", doc_list},
   };
-  write_file_atomic(fs::path(out / "meta.json").string(), meta.dump(2) + "\n");
+  io::write_file_atomic(fs::path(out / "meta.json").string(), meta.dump(2) + "\n");
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

@@ -77,7 +77,7 @@ void TokenFileWriter::finish() {
   buffer_.clear();
   const uint64_t docs_offset = align8(kTokenFileHeaderBytes + token_count_ * width_);
   const unsigned char zeros[8] = {};
-  file_.write(zeros, docs_offset - file_.size());
+  file_.write(zeros, docs_offset - file_.bytes_written());
   std::vector<uint64_t> table = doc_starts_;
   table.push_back(token_count_);
   file_.write(table.data(), table.size() * sizeof(uint64_t));

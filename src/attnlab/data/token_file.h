@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "attnlab/data/atomic_file.h"
+#include "attnlab/io/atomic_file.h"
 
 namespace attnlab::data {
 
@@ -48,7 +48,7 @@ class TokenFileWriter {
   uint64_t document_count() const { return doc_starts_.size(); }
 
  private:
-  AtomicFile file_;
+  io::AtomicWriter file_;
   uint64_t vocab_size_;
   uint32_t width_;
   uint64_t token_count_ = 0;

@@ -9,7 +9,7 @@
 
 #include "attnlab/core/error.h"
 #include "attnlab/core/parallel.h"
-#include "attnlab/data/atomic_file.h"
+#include "attnlab/io/atomic_file.h"
 
 namespace attnlab::data {
 
@@ -194,8 +194,8 @@ std::string train_sentencepiece(const std::vector<std::string>& files, int vocab
   for (int i = 0; i < sp.GetPieceSize(); ++i)
     vocab += cat(sp.IdToPiece(i), '\t', sp.GetScore(i), '\n');
   std::string model_path = model_prefix + ".model";
-  write_file_atomic(model_path, model);
-  write_file_atomic(model_prefix + ".vocab", vocab);
+  io::write_file_atomic(model_path, model);
+  io::write_file_atomic(model_prefix + ".vocab", vocab);
   return model_path;
 }
 

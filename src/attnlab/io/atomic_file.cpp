@@ -88,6 +88,21 @@ void AtomicWriter::write(const void* data, size_t bytes) {
   }
 }
 
+void AtomicWriter::write_at(uint64_t offset, const void* data, size_t bytes) {
+  ATTNLAB_CHECK(fd_ >= 0, "cannot write '", path_, "': the writer is already closed");
+  ATTNLAB_CHECK(offset + bytes <= bytes_written_, "write_at into '", temp_path_, "': bytes [", offset, ", ",
+                offset + bytes, ") were not written yet (", bytes_written_, " so far)");
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    ssize_t n = ::pwrite(fd_, p, bytes, off_t(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(cat("write to '", temp_path_, "' at offset ", offset, " failed"), errno);
+    p += n;
+    bytes -= size_t(n);
+    offset += uint64_t(n);
+  }
+}
+
 void AtomicWriter::commit() {
   ATTNLAB_CHECK(fd_ >= 0, "cannot write '", path_, "': the writer is already closed");
   if (::fsync(fd_) != 0) fail(cat("fsync of '", temp_path_, "' failed"), errno);

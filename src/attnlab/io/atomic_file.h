@@ -33,6 +33,8 @@ class AtomicWriter {
 
   void write(const void* data, size_t bytes);
   void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
+  // Overwrites bytes already written (a header patched once the sizes are known).
+  void write_at(uint64_t offset, const void* data, size_t bytes);
   // fsync, rename over the target, fsync the directory. The writer is closed afterwards.
   void commit();
   // Drops the temporary; the target is untouched. Safe to call more than once.

@@ -11,14 +11,12 @@ int64_t ModelConfig::ff_dim() const {
 }
 
 void ModelConfig::validate() const {
-  ATTNLAB_CHECK(vocab_size > 0, "model.vocab_size must be positive, got ", vocab_size);
-  ATTNLAB_CHECK(d_model > 0, "model.d_model must be positive, got ", d_model);
-  ATTNLAB_CHECK(n_layers > 0, "model.n_layers must be positive, got ", n_layers);
-  ATTNLAB_CHECK(d_ff >= 0, "model.d_ff must be >= 0, got ", d_ff);
-  ATTNLAB_CHECK(norm == "rms" || norm == "layer", "model.norm = '", norm, "': expected rms or layer");
-  ATTNLAB_CHECK(norm_eps > 0, "model.norm_eps must be positive, got ", norm_eps);
-  ATTNLAB_CHECK(mlp == "swiglu" || mlp == "gelu", "model.mlp = '", mlp, "': expected swiglu or gelu");
-  ATTNLAB_CHECK(max_seq_len >= 0, "model.max_seq_len must be >= 0, got ", max_seq_len);
+  ATTNLAB_CHECK(vocab_size > 0, "model.vocab_size is not set (it comes from the training data's tokenizer)");
+  config::validate_config(*this, "model config");
+}
+
+std::unique_ptr<mixers::Mixer> make_mixer(const MixerConfig& cfg, const mixers::MixerContext& ctx) {
+  return mixers::find_mixer(cfg.name).build(*cfg.options, ctx);
 }
 
 }  // namespace attnlab::model

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "attnlab/mixers/registry.h"
+#include "attnlab/model/config.h"
 #include "attnlab/ops/ops.h"
 
 namespace attnlab::model {
@@ -25,7 +25,7 @@ LanguageModel::LanguageModel(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg) 
     blk.norm1_w = params_.declare(p + "norm1.weight", {C}, Init::ones(), false);
     if (layer_norm) blk.norm1_b = params_.declare(p + "norm1.bias", {C}, Init::zeros(), false);
     mixers::MixerContext ctx{C, l, cfg_.n_layers, p + "mixer.", &params_};
-    blk.mixer = mixers::make_mixer(cfg_.mixer, ctx);
+    blk.mixer = make_mixer(cfg_.mixer, ctx);
     blk.norm2_w = params_.declare(p + "norm2.weight", {C}, Init::ones(), false);
     if (layer_norm) blk.norm2_b = params_.declare(p + "norm2.bias", {C}, Init::zeros(), false);
     if (cfg_.mlp == "swiglu") blk.mlp_gate = params_.declare(p + "mlp.gate.weight", {F, C}, Init::normal(0.02));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "attnlab/io/config_schema.h"
 #include "attnlab/mixers/mixer.h"
 #include "attnlab/ops/attention.h"
 #include "attnlab/position/rope.h"
@@ -27,6 +28,18 @@ struct SoftmaxOptions {
   int64_t window = 0;     // 0: attend to the whole prefix; else the last `window` keys
 
   void validate(int64_t d_model) const;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("heads", heads, "query heads H", config::positive());
+    v.field("kv_heads", kv_heads, "key/value heads (0: = heads; must divide heads)", config::non_negative());
+    v.field("head_dim", head_dim, "head dimension D (0: d_model / heads)", config::non_negative());
+    v.choice("position", position, {"nope", "rope", "alibi"}, "position scheme");
+    v.field("rope_base", rope_base, "RoPE base b (theta_i = b^(-2i/D))", config::number_rule("must be > 1", [](double x) { return x > 1; }));
+    v.choice("rope_style", rope_style, {"half", "interleaved"}, "RoPE pairing: half-split (NeoX) or interleaved (GPT-J)");
+    v.field("window", window, "sliding window in tokens (0: the whole prefix)", config::non_negative());
+    v.check(kv_heads == 0 || heads % kv_heads == 0, "kv_heads", "must divide heads");
+  }
 };
 
 // The KV cache: keys and values of every token seen, [B, Hkv, len, D].

@@ -30,6 +30,13 @@ const std::vector<OpInfo>& op_table() {
       {"concat", "shape", "join tensors along one dimension"},
       {"split", "shape", "pieces of given sizes along one dimension (views)"},
       {"contiguous", "shape", "packed copy of a strided view"},
+
+      // ---- conv (ops/conv.cpp) ----
+      {"conv1d", "conv", "1-D convolution over time: padding, dilation, groups (depthwise), optional bias"},
+
+      // ---- dct (ops/dct.cpp) ----
+      {"dct", "dct", "orthonormal DCT-II along one dimension (FFTW)"},
+      {"idct", "dct", "orthonormal DCT-III along one dimension, the inverse of dct"},
   };
   return table;
 }

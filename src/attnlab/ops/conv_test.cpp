@@ -131,6 +131,12 @@ TEST(Conv1d, WideChannelsAndLongKernel) {
     check_combo({3, 24, 5, 127, 3, ConvOptions::same(3), true}, dt, 7);
     check_combo({1, 6, 4, 3, 7, {4, 3, 1, 2}, true}, dt, 8);
     check_combo({2, 768 / 8, 768 / 8, 1000, 4, ConvOptions::causal_depthwise(4, 96), true}, dt, 9);
+    // Kernels longer than 8 take the generic row (one pass per tap).
+    check_combo({2, 3, 4, 63, 11, ConvOptions::same(11, 2), true}, dt, 10);
+    check_combo({1, 4, 4, 127, 9, {9, 0, 1, 4}, false}, dt, 11);
+    check_combo({1, 2, 2, 5, 12, {7, 4, 1, 1}, true}, dt, 12);
+    // An empty input whose padding alone makes the output: y is the bias.
+    check_combo({1, 2, 3, 0, 2, {2, 1, 1, 1}, true}, dt, 13);
   }
 }
 

@@ -44,11 +44,12 @@ template <> struct Fftw<double> {
 };
 
 // A plan is valid for any arrays with its strides and SIMD alignment, so it is keyed by
-// exactly those. `howmany` transforms of length n, input element (j, k) at j*is_h + k*is_n.
+// exactly those: `howmany` rows of n adjacent elements, row j at j * in_dist in the
+// input and j * out_dist in the output.
 struct PlanKey {
   bool inverse;
   DType dtype;
-  int64_t n, is_n, os_n, howmany, is_h, os_h;
+  int64_t n, howmany, in_dist, out_dist;
   bool aligned;
   auto operator<=>(const PlanKey&) const = default;
 };
@@ -73,7 +74,7 @@ class PlanCache {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
-    fftw_iodim64 dim{key.n, key.is_n, key.os_n}, loop{key.howmany, key.is_h, key.os_h};
+    fftw_iodim64 dim{key.n, 1, 1}, loop{key.howmany, key.in_dist, key.out_dist};
     // The input is the caller's tensor: FFTW must not use it as scratch.
     unsigned flags = FFTW_ESTIMATE | FFTW_PRESERVE_INPUT | (key.aligned ? 0u : unsigned(FFTW_UNALIGNED));
     void* plan = Fftw<T>::plan(dim, loop, const_cast<T*>(in), out, key.inverse ? FFTW_REDFT01 : FFTW_REDFT10,
@@ -183,7 +184,7 @@ void dct_run(const Tensor& x, Tensor& y, const DctLayout& L, bool inverse) {
       bool al = aligned(c);
       void*& slot = plans[c.count == bs][al];
       if (!slot)
-        slot = plan_cache().get<T>({inverse, dtype_of<T>(), N, 1, 1, c.count, src_dist, dst_dist, al},
+        slot = plan_cache().get<T>({inverse, dtype_of<T>(), N, c.count, src_dist, dst_dist, al},
                                    gather ? sin.data<T>() : c.in, scatter ? sout.data<T>() : c.out);
     }
   }

@@ -191,7 +191,9 @@ void dct_run(const Tensor& x, Tensor& y, const DctLayout& L, bool inverse) {
   const T f = T(1.0 / std::sqrt(2.0 * double(N)));
   const T f0 = inverse ? f : T(0.5 / std::sqrt(double(N)));
   const T r = T(std::sqrt(2.0) - 1.0);
-  parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {
+  // Small calls (under about one chunk of elements in all) stay on this thread.
+  const int64_t grain = std::max<int64_t>(1, kChunkElems / (bs * N));
+  parallel_for(0, tasks, grain, [&](int64_t t0, int64_t t1) {
     Tensor sin = make_scratch(gather), sout = make_scratch(scatter);
     for (int64_t t = t0; t < t1; ++t) {
       Chunk c = chunk(t);

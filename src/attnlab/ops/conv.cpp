@@ -181,6 +181,7 @@ void conv1d_fwd(const ConvDims& d, const T* x, const T* w, const T* bias, T* y) 
       int64_t b = r / d.C_out, o = r % d.C_out, g = o / d.cout_g;
       T* yr = y + r * d.T_out;
       T b0 = bias ? bias[o] : T(0);
+      if (d.cin_g == 0) std::fill(yr, yr + d.T_out, b0);  // no inputs: the bias alone
       for (int64_t c = 0; c < d.cin_g; ++c)
         row(x + (b * d.C_in + g * d.cin_g + c) * d.T, d.T, yr, d.T_out, w + (o * d.cin_g + c) * d.K, d.K,
             d.dilation, d.pad_left, c > 0, b0);
@@ -202,6 +203,7 @@ void conv1d_bwd_x(const ConvDims& d, const T* gy, const T* w, T* gx) {
     for (int64_t r = r0; r < r1; ++r) {
       int64_t b = r / d.C_in, i = r % d.C_in, g = i / d.cin_g, c = i % d.cin_g;
       T* xr = gx + r * d.T;
+      if (d.cout_g == 0) std::fill(xr, xr + d.T, T(0));  // no outputs read this input
       for (int64_t o = g * d.cout_g; o < (g + 1) * d.cout_g; ++o) {
         const T* wr = w + (o * d.cin_g + c) * d.K;
         for (int64_t k = 0; k < d.K; ++k) flipped[size_t(k)] = wr[d.K - 1 - k];

@@ -9,6 +9,10 @@ std::vector<autograd::GradCase> all_gradcases() {
   add_shape_gradcases(cases);
   add_rope_gradcases(cases);
 
+  add_conv_gradcases(cases);
+
+  add_dct_gradcases(cases);
+
   return cases;
 }
 

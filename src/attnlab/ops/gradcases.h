@@ -14,5 +14,7 @@ std::vector<autograd::GradCase> all_gradcases();
 void add_elementwise_gradcases(std::vector<autograd::GradCase>& cases);
 void add_shape_gradcases(std::vector<autograd::GradCase>& cases);
 void add_rope_gradcases(std::vector<autograd::GradCase>& cases);  // position/rope.cpp
+void add_conv_gradcases(std::vector<autograd::GradCase>& cases);
+void add_dct_gradcases(std::vector<autograd::GradCase>& cases);
 
 }  // namespace attnlab::ops

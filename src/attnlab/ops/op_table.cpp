@@ -33,6 +33,13 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- position (position/rope.cpp) ----
       {"rope", "position/rope", "rotary position embedding of queries or keys"},
+
+      // ---- conv (ops/conv.cpp) ----
+      {"conv1d", "conv", "1-D convolution over time: padding, dilation, groups (depthwise), optional bias"},
+
+      // ---- dct (ops/dct.cpp) ----
+      {"dct", "dct", "orthonormal DCT-II along one dimension (FFTW)"},
+      {"idct", "dct", "orthonormal DCT-III along one dimension, the inverse of dct"},
   };
   return table;
 }

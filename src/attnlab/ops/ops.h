@@ -2,3 +2,5 @@
 #pragma once
 #include "attnlab/ops/elementwise.h"
 #include "attnlab/ops/shape.h"
+#include "attnlab/ops/conv.h"
+#include "attnlab/ops/dct.h"

@@ -30,6 +30,10 @@ const std::vector<OpInfo>& op_table() {
       {"concat", "shape", "join tensors along one dimension"},
       {"split", "shape", "pieces of given sizes along one dimension (views)"},
       {"contiguous", "shape", "packed copy of a strided view"},
+
+      // ---- matmul (ops/matmul.cpp) ----
+      {"matmul", "matmul", "a [..., M, K] @ weight [K, N] (one gemm; transposed views read in place)"},
+      {"bmm", "matmul", "a [..., M, K] @ b [..., K, N] with broadcast batch dims"},
   };
   return table;
 }

@@ -1,4 +1,5 @@
 // Every differentiable op, one include. The table of them is ops/op_table.cpp.
 #pragma once
 #include "attnlab/ops/elementwise.h"
+#include "attnlab/ops/matmul.h"
 #include "attnlab/ops/shape.h"

@@ -83,11 +83,11 @@ Shape leading(const Shape& s, size_t drop) { return Shape(s.begin(), s.end() - l
 // have no unit stride.
 Operand make_operand(const Tensor& x, const Shape& batch) {
   Operand o;
-  o.t = x.detach();
+  o.t = x;
   int64_t nd = x.dim(), rows = x.shape()[size_t(nd - 2)], cols = x.shape()[size_t(nd - 1)];
   if (!blas_layout(rows, cols, x.strides()[size_t(nd - 2)], x.strides()[size_t(nd - 1)], o.ld,
                    o.trans)) {
-    o.t = x.detach().contiguous();
+    o.t = x.contiguous();
     blas_layout(rows, cols, std::max<int64_t>(cols, 1), 1, o.ld, o.trans);
   }
   o.bstrides = batch_strides(leading(o.t.shape(), 2), leading(o.t.strides(), 2), batch);
@@ -122,6 +122,11 @@ template <class T>
 void batched_gemm(const Shape& batch, int64_t m, int64_t n, int64_t k, const Operand& a,
                   const Operand& b, const Shape& c_gstrides, int64_t c_count, T* c) {
   int64_t nb = shape_numel(batch);
+  if (nb == 1 && c_count == 1) {  // one product (the linear layer): no bookkeeping
+    kernels::cpu::gemm(a.trans, b.trans, m, n, k, T(1), a.t.data<T>(), a.ld, b.t.data<T>(), b.ld,
+                       T(0), c, std::max<int64_t>(n, 1));
+    return;
+  }
   size_t nd = batch.size();
   size_t count = static_cast<size_t>(nb);
   std::vector<int64_t> a_off(count), b_off(count), target(count);
@@ -190,6 +195,9 @@ void record_product(const char* op, const Tensor& a_in, const Tensor& b_in, Tens
                     Problem p) {
   bool need_a = a_in.requires_grad(), need_b = b_in.requires_grad();
   Shape a_shape = a_in.shape(), b_shape = b_in.shape();
+  // The backward keeps the operands' data, not their place in the graph.
+  p.a.t = p.a.t.detach();
+  p.b.t = p.b.t.detach();
   autograd::record(op, {a_in, b_in}, out,
                    [p = std::move(p), need_a, need_b, a_shape, b_shape, op](const Tensor& g) {
     Operand go = grad_operand(g, p.batch, p.m, p.n);
@@ -291,7 +299,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     p.m = rows;
     p.k = a.size(-1);
     p.n = b.size(1);
-    p.a.t = a.detach();
+    p.a.t = a;
     p.a.ld = ld;
     p.a.trans = trans;
     p.b = make_operand(b, {});
@@ -301,7 +309,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // A batch of transposed views: one gemm per batch entry against the shared weight.
     return product(a, b, bmm_problem(a, b, "matmul"), out_shape, "matmul");
   }
-  Tensor packed = a.detach().contiguous();  // 1-D or 2-D with no unit stride
+  Tensor packed = a.contiguous();  // 1-D or 2-D with no unit stride
   Problem p;
   p.m = rows;
   p.k = a.size(-1);

@@ -19,6 +19,7 @@ namespace attnlab::kernels::cpu {
 //   beta = 1 accumulates into C (backward passes summing over a broadcast batch).
 // Sizes must fit BLAS's 32-bit integers; a bad size or leading dimension is an
 // attnlab::Error naming gemm and the value, never an OpenBLAS message on stderr.
+// m = 1 or n = 1 (a decoding step) goes to gemv, which OpenBLAS runs several times faster.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
           int64_t ldc);

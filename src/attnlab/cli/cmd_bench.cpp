@@ -1,9 +1,9 @@
 // attnlab bench matmul: ops::matmul against sgemm called directly (kernels/cpu/blas.h's
-// gemm, a plain cblas_sgemm into a preallocated output; sgemv when M or N is 1, as
-// ops::matmul does), measured in the same run with
-// the samples interleaved, so a noisy shared machine affects both alike. Prints the best
-// of N samples for each, their ratio, the fraction of the machine's fp32 peak and which
-// OpenBLAS kernels were active (specs/machine.md #1, #2).
+// gemm: a plain cblas_sgemm into a preallocated output, sgemv when M or N is 1, as in
+// ops::matmul), measured in the same run with the samples interleaved, so a noisy shared
+// machine affects both alike. Prints the best of N samples for each, their ratio, the
+// fraction of the machine's fp32 peak and which OpenBLAS kernels were active
+// (specs/machine.md #1, #2).
 #include <sys/resource.h>
 
 #include <algorithm>

@@ -60,9 +60,21 @@ long minor_faults() {
   return u.ru_minflt;
 }
 
-double seconds_of(int calls, const std::function<void()>& f) {
+// Wall-clock seconds, or with `cpu_clock` the process's CPU seconds per thread: on a
+// machine other processes keep busy, CPU time counts only the slices this process ran,
+// so the rate is what the threads reach when they have a core (exact with one thread;
+// with more, idle OpenMP threads spinning at a barrier count too).
+double seconds_of(int calls, const std::function<void()>& f, bool cpu_clock) {
+  auto cpu_seconds = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  };
   auto t0 = std::chrono::steady_clock::now();
+  double c0 = cpu_clock ? cpu_seconds() : 0.0;
   for (int i = 0; i < calls; ++i) f();
+  if (cpu_clock) return (cpu_seconds() - c0) / num_threads();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -72,7 +84,7 @@ struct Result {
   int calls = 1;
 };
 
-Result measure(const MatmulShape& s, int repeats, double min_sample_s) {
+Result measure(const MatmulShape& s, int repeats, double min_sample_s, bool cpu_clock) {
   Rng rng(1);
   Tensor a = Tensor::randn({s.m, s.k}, rng), b = Tensor::randn({s.k, s.n}, rng);
   Tensor c = Tensor::zeros({s.m, s.n});
@@ -86,7 +98,7 @@ Result measure(const MatmulShape& s, int repeats, double min_sample_s) {
   // Warm-up: BLAS buffers, the output block in the allocator's cache, the caches.
   run_attnlab();
   run_sgemm();
-  double one = std::max(seconds_of(1, run_attnlab), seconds_of(1, run_sgemm));
+  double one = std::max(seconds_of(1, run_attnlab, false), seconds_of(1, run_sgemm, false));
   Result r;
   r.calls = std::max(1, int(min_sample_s / std::max(one, 1e-7)));
   long faults = 0;
@@ -95,10 +107,10 @@ Result measure(const MatmulShape& s, int repeats, double min_sample_s) {
     for (int which = 0; which < 2; ++which) {
       if ((which == 0) == (rep % 2 == 0)) {
         long f0 = minor_faults();
-        r.attnlab_best = std::min(r.attnlab_best, seconds_of(r.calls, run_attnlab) / r.calls);
+        r.attnlab_best = std::min(r.attnlab_best, seconds_of(r.calls, run_attnlab, cpu_clock) / r.calls);
         faults += minor_faults() - f0;
       } else {
-        r.sgemm_best = std::min(r.sgemm_best, seconds_of(r.calls, run_sgemm) / r.calls);
+        r.sgemm_best = std::min(r.sgemm_best, seconds_of(r.calls, run_sgemm, cpu_clock) / r.calls);
       }
     }
   }
@@ -118,6 +130,7 @@ void add_bench_command(CLI::App& app) {
   auto repeats = std::make_shared<int>(5);
   auto min_sample = std::make_shared<double>(0.2);
   auto peak = std::make_shared<double>(450.0);
+  auto clock = std::make_shared<std::string>("wall");
   cmd->add_option("--sizes", *sizes, "Comma-separated sizes: N (square) or MxKxN")
       ->capture_default_str()
       ->delimiter(',');
@@ -130,17 +143,22 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--peak", *peak, "The machine's fp32 peak in GFLOP/s (2 Zen 5 cores: 450)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->callback([sizes, repeats, min_sample, peak] {
+  cmd->add_option("--clock", *clock,
+                  "wall: elapsed time; cpu: CPU time per thread (steadier on a busy machine)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"wall", "cpu"}));
+  cmd->callback([sizes, repeats, min_sample, peak, clock] {
     std::vector<MatmulShape> shapes;
     for (const std::string& s : *sizes) shapes.push_back(parse_shape(s));
     std::printf("%s\n", kernels::cpu::blas_info().c_str());
-    std::printf("matmul float32, %d thread(s), best of %d interleaved samples of >= %.2f s; "
-                "peak %.0f GFLOP/s; OpenBLAS core %s\n",
-                num_threads(), *repeats, *min_sample, *peak, kernels::cpu::blas_core_name().c_str());
+    std::printf("matmul float32, %d thread(s), best of %d interleaved samples of >= %.2f s, "
+                "%s clock; peak %.0f GFLOP/s; OpenBLAS core %s\n",
+                num_threads(), *repeats, *min_sample, clock->c_str(), *peak,
+                kernels::cpu::blas_core_name().c_str());
     std::printf("%6s %6s %6s  %12s %12s %7s %9s %11s\n", "M", "K", "N", "attnlab GF/s",
                 "sgemm GF/s", "ratio", "of peak", "faults/call");
     for (const MatmulShape& s : shapes) {
-      Result r = measure(s, *repeats, *min_sample);
+      Result r = measure(s, *repeats, *min_sample, *clock == "cpu");
       double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
       double ga = flops / r.attnlab_best / 1e9, gs = flops / r.sgemm_best / 1e9;
       std::printf("%6lld %6lld %6lld  %12.1f %12.1f %7.3f %8.1f%% %11.2f\n", (long long)s.m,

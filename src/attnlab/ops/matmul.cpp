@@ -195,9 +195,10 @@ void record_product(const char* op, const Tensor& a_in, const Tensor& b_in, Tens
                     Problem p) {
   bool need_a = a_in.requires_grad(), need_b = b_in.requires_grad();
   Shape a_shape = a_in.shape(), b_shape = b_in.shape();
-  // The backward keeps the operands' data, not their place in the graph.
-  p.a.t = p.a.t.detach();
-  p.b.t = p.b.t.detach();
+  // The backward keeps the operands' data, not their place in the graph, and only the
+  // data it reads: dA needs B, dB needs A.
+  p.a.t = need_b ? p.a.t.detach() : Tensor();
+  p.b.t = need_a ? p.b.t.detach() : Tensor();
   autograd::record(op, {a_in, b_in}, out,
                    [p = std::move(p), need_a, need_b, a_shape, b_shape, op](const Tensor& g) {
     Operand go = grad_operand(g, p.batch, p.m, p.n);

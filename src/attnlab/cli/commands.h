@@ -7,5 +7,6 @@ namespace attnlab::cli {
 void add_gradcheck_command(CLI::App& app);
 void add_list_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace attnlab::cli

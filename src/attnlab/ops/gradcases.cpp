@@ -13,6 +13,8 @@ std::vector<autograd::GradCase> all_gradcases() {
 
   add_dct_gradcases(cases);
 
+  add_matmul_gradcases(cases);
+
   return cases;
 }
 

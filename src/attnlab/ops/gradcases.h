@@ -16,5 +16,6 @@ void add_shape_gradcases(std::vector<autograd::GradCase>& cases);
 void add_rope_gradcases(std::vector<autograd::GradCase>& cases);  // position/rope.cpp
 void add_conv_gradcases(std::vector<autograd::GradCase>& cases);
 void add_dct_gradcases(std::vector<autograd::GradCase>& cases);
+void add_matmul_gradcases(std::vector<autograd::GradCase>& cases);
 
 }  // namespace attnlab::ops

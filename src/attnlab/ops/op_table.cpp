@@ -40,6 +40,10 @@ const std::vector<OpInfo>& op_table() {
       // ---- dct (ops/dct.cpp) ----
       {"dct", "dct", "orthonormal DCT-II along one dimension (FFTW)"},
       {"idct", "dct", "orthonormal DCT-III along one dimension, the inverse of dct"},
+
+      // ---- matmul (ops/matmul.cpp) ----
+      {"matmul", "matmul", "a [..., M, K] @ weight [K, N] (one gemm; transposed views read in place)"},
+      {"bmm", "matmul", "a [..., M, K] @ b [..., K, N] with broadcast batch dims"},
   };
   return table;
 }

@@ -30,6 +30,19 @@ const std::vector<OpInfo>& op_table() {
       {"concat", "shape", "join tensors along one dimension"},
       {"split", "shape", "pieces of given sizes along one dimension (views)"},
       {"contiguous", "shape", "packed copy of a strided view"},
+
+      // ---- reduce (ops/reduce.cpp) ----
+      {"sum", "reduce", "sum over a list of dimensions (all when empty), accumulated in double"},
+      {"mean", "reduce", "mean over a list of dimensions (all when empty)"},
+      {"cumsum", "reduce", "inclusive prefix sum along one dimension, optionally reversed"},
+
+      // ---- softmax (ops/softmax.cpp) ----
+      {"softmax", "softmax", "softmax over the last dimension with a running max"},
+      {"log_softmax", "softmax", "log-softmax over the last dimension with a running max"},
+
+      // ---- norm (ops/norm.cpp) ----
+      {"layer_norm", "norm", "layer norm over the last dimension, optional weight and bias"},
+      {"rms_norm", "norm", "RMS norm over the last dimension, optional weight"},
   };
   return table;
 }

@@ -2,3 +2,6 @@
 #pragma once
 #include "attnlab/ops/elementwise.h"
 #include "attnlab/ops/shape.h"
+#include "attnlab/ops/reduce.h"
+#include "attnlab/ops/softmax.h"
+#include "attnlab/ops/norm.h"

@@ -1,0 +1,85 @@
+// Row loops written once in plain C++ that the compiler vectorises (DESIGN.md
+// convention 10): reductions keep kLanes independent accumulators, so -O2/-O3 turns them
+// into SIMD code without reassociation flags, and exp_lane has no branches or library
+// calls for float. Used by the softmax and norm kernels (ops/softmax.cpp, ops/norm.cpp).
+#pragma once
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace attnlab::kernels {
+
+inline constexpr int64_t kLanes = 16;  // one AVX-512 register of float32
+
+template <class T>
+inline constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+
+// exp for float that vectorises (glibc's expf is one call per element and would make
+// softmax compute-bound several times over). Cephes' expf: n = round(x log2 e), a
+// degree-6 polynomial on r = x - n ln 2 (ln 2 split in two so r is exact), and 2^n put
+// straight into the exponent bits; within about 1 ulp. Inputs below -87.3 give 0 (so
+// -inf gives 0); inputs above 88 are clamped to 88, which softmax never passes since it
+// exponentiates x - max <= 0. NaN stays NaN.
+inline float exp_lane(float x) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  float xc = x < -87.3f ? -87.3f : x;
+  xc = xc > 88.0f ? 88.0f : xc;
+  float t = xc * 1.44269504088896341f + kMagic;
+  float n = t - kMagic;
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  uint32_t bits = (std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kMagic) + 127u) << 23;
+  float y = p * std::bit_cast<float>(bits);
+  return x < -87.3f ? 0.0f : y;
+}
+// float64 serves references and gradient checks: exactness matters more than speed.
+inline double exp_lane(double x) { return std::exp(x); }
+
+// sum_{i<n} f(i), accumulated in T across kLanes lanes and combined in double.
+template <class T, class F>
+double lane_sum_of(int64_t n, F&& f) {
+  T acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) acc[j] += f(i + j);
+  double s = 0;
+  for (; i < n; ++i) s += double(f(i));
+  for (int64_t j = 0; j < kLanes; ++j) s += double(acc[j]);
+  return s;
+}
+
+template <class T>
+double lane_sum(const T* x, int64_t n) {
+  return lane_sum_of<T>(n, [x](int64_t i) { return x[i]; });
+}
+
+template <class T>
+double lane_dot(const T* a, const T* b, int64_t n) {
+  return lane_sum_of<T>(n, [a, b](int64_t i) { return a[i] * b[i]; });
+}
+
+// Maximum of x[0..n), -inf for n = 0. NaN entries are skipped (a following exp(x - max)
+// propagates them).
+template <class T>
+T lane_max(const T* x, int64_t n) {
+  T acc[kLanes];
+  std::fill(acc, acc + kLanes, kNegInf<T>);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+  T m = kNegInf<T>;
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int64_t j = 0; j < kLanes; ++j) m = acc[j] > m ? acc[j] : m;
+  return m;
+}
+
+}  // namespace attnlab::kernels

@@ -87,9 +87,14 @@ void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t n) {
       T* yr = y + r * n;  // scratch for the exponentials, then the result
       double s;
       T m = exp_blocks(xr, yr, n, block_max.data(), s);
-      // A fully masked row: log of zero probabilities is -inf, which x already holds.
-      T lse = m == kNegInf<T> ? T(0) : T(double(m) + std::log(s));
-      for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - lse;
+      if (m == kNegInf<T>) {  // fully masked: the log of zero probabilities, -inf, is x
+        for (int64_t j = 0; j < n; ++j) yr[j] = xr[j];
+        continue;
+      }
+      // (x - m) - log s, not x - (m + log s): x - m is exact for x near m, while m + log s
+      // rounded to float32 loses ~1e-3 when the logits are ~1e4.
+      T log_s = T(std::log(s));
+      for (int64_t j = 0; j < n; ++j) yr[j] = (xr[j] - m) - log_s;
     }
   });
 }

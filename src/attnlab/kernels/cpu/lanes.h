@@ -19,16 +19,17 @@ inline constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 // exp for float that vectorises (glibc's expf is one call per element and would make
 // softmax compute-bound several times over). Cephes' expf: n = round(x log2 e), a
 // degree-6 polynomial on r = x - n ln 2 (ln 2 split in two so r is exact), and 2^n put
-// straight into the exponent bits; within about 1 ulp. Inputs below -87.3 give 0 (so
-// -inf gives 0); inputs above 88 are clamped to 88, which softmax never passes since it
-// exponentiates x - max <= 0. NaN stays NaN.
+// straight into the exponent bits; within about 1 ulp for -87.3 <= x <= 88. Below -87.3
+// (where expf leaves the normal range) it gives 0, so -inf gives 0; above 88 it gives
+// +inf (true overflow is at 88.72; softmax only passes x - max <= 0). NaN stays NaN.
+// Out-of-range inputs are fixed up with bit masks at the end rather than clamped first:
+// a clamp makes the result a constant on one side, GCC turns that into a branch, and the
+// loop no longer vectorises.
 inline float exp_lane(float x) {
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float xc = x < -87.3f ? -87.3f : x;
-  xc = xc > 88.0f ? 88.0f : xc;
-  float t = xc * 1.44269504088896341f + kMagic;
+  float t = x * 1.44269504088896341f + kMagic;
   float n = t - kMagic;
-  float r = xc - n * 0.693359375f;
+  float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -37,9 +38,10 @@ inline float exp_lane(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
-  uint32_t bits = (std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kMagic) + 127u) << 23;
-  float y = p * std::bit_cast<float>(bits);
-  return x < -87.3f ? 0.0f : y;
+  uint32_t scale = (std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kMagic) + 127u) << 23;
+  uint32_t y = std::bit_cast<uint32_t>(p * std::bit_cast<float>(scale));
+  uint32_t low = 0u - uint32_t(x < -87.3f), high = 0u - uint32_t(x > 88.0f);
+  return std::bit_cast<float>((y & ~(low | high)) | (0x7f800000u & high));
 }
 // float64 serves references and gradient checks: exactness matters more than speed.
 inline double exp_lane(double x) { return std::exp(x); }

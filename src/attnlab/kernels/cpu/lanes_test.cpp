@@ -29,6 +29,8 @@ TEST(ExpLane, Float32EdgeValues) {
   EXPECT_EQ(exp_lane(-100.0f), 0.0f);
   EXPECT_EQ(exp_lane(0.0f), 1.0f);
   EXPECT_TRUE(std::isnan(exp_lane(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(exp_lane(88.5f), inf);
+  EXPECT_EQ(exp_lane(inf), inf);
   EXPECT_EQ(exp_lane(-inf * 1.0), 0.0);  // the double overload is std::exp
 }
 

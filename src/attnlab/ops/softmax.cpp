@@ -15,6 +15,7 @@ namespace {
 using kernels::exp_lane;
 using kernels::kNegInf;
 using kernels::lane_dot;
+using kernels::lane_exp_sum;
 using kernels::lane_max;
 using kernels::lane_sum;
 
@@ -42,8 +43,7 @@ T exp_blocks(const T* x, T* y, int64_t n, T* block_max, double& s) {
       for (int64_t j = 0; j < len; ++j) yb[j] = xb[j] == kNegInf<T> ? T(0) : xb[j];
       continue;
     }
-    for (int64_t j = 0; j < len; ++j) yb[j] = exp_lane(xb[j] - mb);
-    double sb = lane_sum(yb, len);
+    double sb = lane_exp_sum(xb, yb, len, mb);
     if (mb > m) {
       s = s * std::exp(double(m) - double(mb)) + sb;  // exp(-inf) = 0 on the first block
       m = mb;

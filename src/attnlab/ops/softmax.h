@@ -2,9 +2,11 @@
 // any finite size (±1e4 and beyond) give finite, exact-to-rounding results.
 //
 // Rows where every logit is -inf (fully masked attention rows) are defined, not NaN:
-// softmax gives a row of zeros and log_softmax a row of -inf (the log of those zeros);
-// the softmax backward through such a row is zero. -inf entries in an ordinary row get
-// probability 0. +inf or NaN logits give NaN, so a bug upstream is not hidden.
+// softmax gives a row of zeros and log_softmax a row of -inf (the log of those zeros).
+// The softmax backward through such a row is zero; log_softmax's backward formula with
+// zero probabilities passes g through (dx = g), as it does for any -inf entry, matching
+// PyTorch. -inf entries in an ordinary row get probability 0. +inf or NaN logits make
+// their row NaN, so a bug upstream is not hidden.
 #pragma once
 #include "attnlab/core/tensor.h"
 

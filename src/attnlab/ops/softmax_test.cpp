@@ -157,9 +157,16 @@ TEST(Softmax, FullyMaskedRowGivesZerosAndZeroGradient) {
       for (int64_t j = 0; j < C; ++j) EXPECT_EQ(gx[size_t(j)], 0.0);
       for (double e : gx) EXPECT_TRUE(std::isfinite(e));
 
-      std::vector<double> ly = log_softmax(x.detach()).to_vector();
-      for (int64_t j = 0; j < C; ++j) EXPECT_EQ(ly[size_t(j)], -kInf);
-      for (int64_t j = C; j < 2 * C; ++j) EXPECT_TRUE(std::isfinite(ly[size_t(j)]));
+      Tensor xl = x.detach().clone().set_requires_grad(true);
+      Tensor ly = log_softmax(xl);
+      std::vector<double> lyv = ly.to_vector();
+      for (int64_t j = 0; j < C; ++j) EXPECT_EQ(lyv[size_t(j)], -kInf);
+      for (int64_t j = C; j < 2 * C; ++j) EXPECT_TRUE(std::isfinite(lyv[size_t(j)]));
+      Tensor gl = Tensor::randn({2, C}, rng, dt);
+      ly.backward(gl);
+      std::vector<double> glv = gl.to_vector(), dl = xl.grad().to_vector();
+      for (int64_t j = 0; j < C; ++j) EXPECT_EQ(dl[size_t(j)], glv[size_t(j)]);  // zero probabilities: dx = g
+      for (double e : dl) EXPECT_TRUE(std::isfinite(e));
     }
 }
 

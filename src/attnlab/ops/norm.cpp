@@ -58,6 +58,19 @@ int64_t for_row_parts(int64_t rows, int64_t C, F&& f) {
   return parts;
 }
 
+// Rows per flush of the T row-sum accumulators into double (see layer_norm_bwd_rows).
+constexpr int64_t kFlushRows = 32;
+
+// partial[part] += block; block = 0. Nothing to do for an empty block (gradient not wanted).
+template <class T>
+void flush(std::vector<T>& block, std::vector<double>& partial, int64_t part) {
+  size_t at = size_t(part) * block.size();
+  for (size_t j = 0; j < block.size(); ++j) {
+    partial[at + j] += double(block[j]);
+    block[j] = T(0);
+  }
+}
+
 // Adds the per-part double partials [parts][C] in part order into out [C].
 template <class T>
 void combine_parts(const std::vector<double>& partial, int64_t parts, int64_t C, T* out) {
@@ -96,6 +109,28 @@ void layer_norm_fwd_rows(const T* x, const T* w, const T* b, T* y, T* mean, T* r
   });
 }
 
+// One row's dx and its contributions to the parameter row sums (accw, accb: null when
+// not wanted). __restrict: with five arrays of one type the compiler would otherwise
+// need alias checks between all of them, and it gives up vectorising the loop.
+template <class T>
+void layer_norm_bwd_row(const T* __restrict g, const T* __restrict x, const T* __restrict w, T* __restrict dx,
+                        T* __restrict accw, T* __restrict accb, int64_t C, T m, T c, T rs, T dn_mean, T dnn_mean) {
+  if (accw && accb) {  // the usual case: one loop for dx and both parameter gradients
+    for (int64_t j = 0; j < C; ++j) {
+      T n = ((x[j] - m) - c) * rs;
+      dx[j] = (g[j] * w[j] - dn_mean - n * dnn_mean) * rs;
+      accw[j] += g[j] * n;
+      accb[j] += g[j];
+    }
+    return;
+  }
+  for (int64_t j = 0; j < C; ++j) dx[j] = (g[j] * w[j] - dn_mean - (((x[j] - m) - c) * rs) * dnn_mean) * rs;
+  if (accw)
+    for (int64_t j = 0; j < C; ++j) accw[j] += g[j] * (((x[j] - m) - c) * rs);
+  if (accb)
+    for (int64_t j = 0; j < C; ++j) accb[j] += g[j];
+}
+
 // dx = rstd * (dn - mean(dn) - n * mean(dn * n)) with n = (x - mean) * rstd, dn = g * w;
 // dweight = sum_rows g * n, dbias = sum_rows g.
 template <class T>
@@ -104,9 +139,16 @@ void layer_norm_bwd_rows(const T* g, const T* x, const T* w, const T* mean, cons
   int64_t max_parts = std::max(1, num_threads());
   std::vector<double> pw(size_t(dw ? max_parts * C : 0), 0.0), pb(size_t(db ? max_parts * C : 0), 0.0);
   int64_t parts = for_row_parts(rows, C, [&](int64_t p, int64_t r0, int64_t r1) {
-    double* accw = dw ? pw.data() + p * C : nullptr;
-    double* accb = db ? pb.data() + p * C : nullptr;
+    // Rows add into T accumulators for kFlushRows rows at a time, which are then added into
+    // this part's double partials: float adds in the row loop, double accuracy overall.
+    std::vector<T> bw(size_t(dw ? C : 0), T(0)), bb(size_t(db ? C : 0), T(0));
+    T* accw = dw ? bw.data() : nullptr;
+    T* accb = db ? bb.data() : nullptr;
     for (int64_t r = r0; r < r1; ++r) {
+      if ((r - r0) % kFlushRows == 0 && r > r0) {
+        flush(bw, pw, p);
+        flush(bb, pb, p);
+      }
       const T* gr = g + r * C;
       const T* xr = x + r * C;
       T* dr = dx + r * C;
@@ -116,21 +158,10 @@ void layer_norm_bwd_rows(const T* g, const T* x, const T* w, const T* mean, cons
       T dnn_mean = T(lane_sum_of<T>(C, [gr, w, xr, m, c, rs](int64_t i) {
                        return gr[i] * w[i] * (((xr[i] - m) - c) * rs);
                      }) / double(C));
-      if (accw && accb) {  // the usual case: one loop for dx and both parameter gradients
-        for (int64_t j = 0; j < C; ++j) {
-          T n = ((xr[j] - m) - c) * rs;
-          dr[j] = (gr[j] * w[j] - dn_mean - n * dnn_mean) * rs;
-          accw[j] += double(gr[j] * n);
-          accb[j] += double(gr[j]);
-        }
-        continue;
-      }
-      for (int64_t j = 0; j < C; ++j) dr[j] = (gr[j] * w[j] - dn_mean - (((xr[j] - m) - c) * rs) * dnn_mean) * rs;
-      if (accw)
-        for (int64_t j = 0; j < C; ++j) accw[j] += double(gr[j] * (((xr[j] - m) - c) * rs));
-      if (accb)
-        for (int64_t j = 0; j < C; ++j) accb[j] += double(gr[j]);
+      layer_norm_bwd_row(gr, xr, w, dr, accw, accb, C, m, c, rs, dn_mean, dnn_mean);
     }
+    flush(bw, pw, p);
+    flush(bb, pb, p);
   });
   if (dw) combine_parts(pw, parts, C, dw);
   if (db) combine_parts(pb, parts, C, db);
@@ -152,6 +183,21 @@ void rms_norm_fwd_rows(const T* x, const T* w, T* y, T* rstd, int64_t rows, int6
   });
 }
 
+// One row of the RMS norm backward; accw null when the weight gradient is not wanted.
+template <class T>
+void rms_norm_bwd_row(const T* __restrict g, const T* __restrict x, const T* __restrict w, T* __restrict dx,
+                      T* __restrict accw, int64_t C, T rs, T dnn_mean) {
+  if (accw) {
+    for (int64_t j = 0; j < C; ++j) {
+      T n = x[j] * rs;
+      dx[j] = (g[j] * w[j] - n * dnn_mean) * rs;
+      accw[j] += g[j] * n;
+    }
+    return;
+  }
+  for (int64_t j = 0; j < C; ++j) dx[j] = (g[j] * w[j] - (x[j] * rs) * dnn_mean) * rs;
+}
+
 // dx = rstd * (dn - n * mean(dn * n)) with n = x * rstd, dn = g * w; dweight = sum_rows g * n.
 template <class T>
 void rms_norm_bwd_rows(const T* g, const T* x, const T* w, const T* rstd, T* dx, T* dw, int64_t rows,
@@ -159,18 +205,18 @@ void rms_norm_bwd_rows(const T* g, const T* x, const T* w, const T* rstd, T* dx,
   int64_t max_parts = std::max(1, num_threads());
   std::vector<double> pw(size_t(dw ? max_parts * C : 0), 0.0);
   int64_t parts = for_row_parts(rows, C, [&](int64_t p, int64_t r0, int64_t r1) {
-    double* accw = dw ? pw.data() + p * C : nullptr;
+    std::vector<T> bw(size_t(dw ? C : 0), T(0));  // as in layer_norm_bwd_rows
+    T* accw = dw ? bw.data() : nullptr;
     for (int64_t r = r0; r < r1; ++r) {
+      if ((r - r0) % kFlushRows == 0 && r > r0) flush(bw, pw, p);
       const T* gr = g + r * C;
       const T* xr = x + r * C;
-      T* dr = dx + r * C;
       T rs = rstd[r];
       T dnn_mean = T(lane_sum_of<T>(C, [gr, w, xr, rs](int64_t i) { return gr[i] * w[i] * (xr[i] * rs); }) /
                      double(C));
-      for (int64_t j = 0; j < C; ++j) dr[j] = (gr[j] * w[j] - (xr[j] * rs) * dnn_mean) * rs;
-      if (accw)
-        for (int64_t j = 0; j < C; ++j) accw[j] += double(gr[j] * (xr[j] * rs));
+      rms_norm_bwd_row(gr, xr, w, dx + r * C, accw, C, rs, dnn_mean);
     }
+    flush(bw, pw, p);
   });
   if (dw) combine_parts(pw, parts, C, dw);
 }

@@ -49,9 +49,9 @@ inline double exp_lane(double x) { return std::exp(x); }
 // the loops compile as plain scalar code.
 #ifdef _OPENMP
 #define ATTNLAB_PRAGMA(x) _Pragma(#x)
-#define ATTNLAB_SIMD_REDUCE(op, var) ATTNLAB_PRAGMA(omp simd reduction(op : var))
+#define ATTNLAB_SIMD_REDUCE(op, ...) ATTNLAB_PRAGMA(omp simd reduction(op : __VA_ARGS__))
 #else
-#define ATTNLAB_SIMD_REDUCE(op, var)
+#define ATTNLAB_SIMD_REDUCE(op, ...)
 #endif
 
 // sum_{i<n} f(i), accumulated in T across the vector lanes, returned as double.

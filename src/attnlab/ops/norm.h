@@ -2,8 +2,9 @@
 //
 // The forward saves per-row statistics (mean and 1/std, or 1/rms) for the backward, as
 // llm.c's layernorm_forward/backward do. The weight and bias gradients are sums over
-// rows, computed as per-thread partial sums in double combined in thread order, so they
-// are bitwise reproducible for a given thread count.
+// rows: each thread sums its own contiguous rows (in the input's type for 32 rows at a
+// time, then into a double partial), and the partials are added in thread order, so
+// they are bitwise reproducible for a given thread count.
 #pragma once
 #include "attnlab/core/tensor.h"
 

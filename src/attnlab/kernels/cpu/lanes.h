@@ -1,6 +1,6 @@
 // Row loops written once in plain C++ that the compiler vectorises (DESIGN.md
-// convention 10): reductions are marked `omp simd` so they may be split across vector
-// lanes, and exp_lane has no branches or library calls for float. Used by the softmax and norm kernels (ops/softmax.cpp, ops/norm.cpp).
+// convention 10): reductions over fixed lanes, and exp_lane without branches or library
+// calls for float. Used by the softmax and norm kernels (ops/softmax.cpp, ops/norm.cpp).
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -43,24 +43,33 @@ inline float exp_lane(float x) {
 // float64 serves references and gradient checks: exactness matters more than speed.
 inline double exp_lane(double x) { return std::exp(x); }
 
-// `#pragma omp simd reduction(...)` lets the compiler split a reduction across vector
-// lanes (it may not reassociate floating-point sums on its own). The lane split is fixed
-// by the build's vector width, so results are reproducible run to run. Without OpenMP
-// the loops compile as plain scalar code.
+// Reductions keep kLanes independent partial results, element i going to lane i % kLanes,
+// and add them up in double at the end. The inner lane loop is marked `omp simd`, so it
+// becomes vector code, and the arithmetic is the same in every build (Debug, another
+// vector width, no OpenMP): results do not depend on how the code was compiled. (A plain
+// `omp simd reduction` would split by the build's vector width and keep one dependency
+// chain per register; these are also faster.)
+inline constexpr int64_t kLanes = 16;
+
 #ifdef _OPENMP
-#define ATTNLAB_PRAGMA(x) _Pragma(#x)
-#define ATTNLAB_SIMD_REDUCE(op, ...) ATTNLAB_PRAGMA(omp simd reduction(op : __VA_ARGS__))
+#define ATTNLAB_SIMD _Pragma("omp simd")
 #else
-#define ATTNLAB_SIMD_REDUCE(op, ...)
+#define ATTNLAB_SIMD
 #endif
 
-// sum_{i<n} f(i), accumulated in T across the vector lanes, returned as double.
+// sum_{i<n} f(i), accumulated in T per lane, the lanes and the tail added in double.
 template <class T, class F>
 double lane_sum_of(int64_t n, F&& f) {
-  T s = 0;
-  ATTNLAB_SIMD_REDUCE(+, s)
-  for (int64_t i = 0; i < n; ++i) s += f(i);
-  return double(s);
+  T acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    ATTNLAB_SIMD
+    for (int64_t j = 0; j < kLanes; ++j) acc[j] += f(i + j);
+  }
+  double s = 0;
+  for (; i < n; ++i) s += double(f(i));
+  for (int64_t j = 0; j < kLanes; ++j) s += double(acc[j]);
+  return s;
 }
 
 template <class T>
@@ -73,27 +82,43 @@ double lane_dot(const T* a, const T* b, int64_t n) {
   return lane_sum_of<T>(n, [a, b](int64_t i) { return a[i] * b[i]; });
 }
 
-// Maximum of x[0..n), -inf for n = 0. NaN entries may be skipped (a following
-// exp(x - max) propagates them).
+// Maximum of x[0..n), -inf for n = 0. NaN entries are skipped (a following exp(x - max)
+// propagates them).
 template <class T>
 T lane_max(const T* x, int64_t n) {
+  T acc[kLanes];
+  for (int64_t j = 0; j < kLanes; ++j) acc[j] = kNegInf<T>;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    ATTNLAB_SIMD
+    for (int64_t j = 0; j < kLanes; ++j) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+  }
   T m = kNegInf<T>;
-  ATTNLAB_SIMD_REDUCE(max, m)
-  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int64_t j = 0; j < kLanes; ++j) m = acc[j] > m ? acc[j] : m;
   return m;
 }
 
 // y[i] = exp(x[i] - shift), returning sum_i y[i]: one pass for softmax's numerators.
 template <class T>
 double lane_exp_sum(const T* __restrict x, T* __restrict y, int64_t n, T shift) {
-  T s = 0;
-  ATTNLAB_SIMD_REDUCE(+, s)
-  for (int64_t i = 0; i < n; ++i) {
-    T e = exp_lane(x[i] - shift);
-    y[i] = e;
-    s += e;
+  T acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    ATTNLAB_SIMD
+    for (int64_t j = 0; j < kLanes; ++j) {
+      T e = exp_lane(x[i + j] - shift);
+      y[i + j] = e;
+      acc[j] += e;
+    }
   }
-  return double(s);
+  double s = 0;
+  for (; i < n; ++i) {
+    y[i] = exp_lane(x[i] - shift);
+    s += double(y[i]);
+  }
+  for (int64_t j = 0; j < kLanes; ++j) s += double(acc[j]);
+  return s;
 }
 
 }  // namespace attnlab::kernels

@@ -15,6 +15,12 @@ std::vector<autograd::GradCase> all_gradcases() {
 
   add_matmul_gradcases(cases);
 
+  add_reduce_gradcases(cases);
+
+  add_softmax_gradcases(cases);
+
+  add_norm_gradcases(cases);
+
   return cases;
 }
 

@@ -17,5 +17,8 @@ void add_rope_gradcases(std::vector<autograd::GradCase>& cases);  // position/ro
 void add_conv_gradcases(std::vector<autograd::GradCase>& cases);
 void add_dct_gradcases(std::vector<autograd::GradCase>& cases);
 void add_matmul_gradcases(std::vector<autograd::GradCase>& cases);
+void add_reduce_gradcases(std::vector<autograd::GradCase>& cases);
+void add_softmax_gradcases(std::vector<autograd::GradCase>& cases);
+void add_norm_gradcases(std::vector<autograd::GradCase>& cases);
 
 }  // namespace attnlab::ops

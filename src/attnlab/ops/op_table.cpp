@@ -44,6 +44,19 @@ const std::vector<OpInfo>& op_table() {
       // ---- matmul (ops/matmul.cpp) ----
       {"matmul", "matmul", "a [..., M, K] @ weight [K, N] (one gemm; transposed views read in place)"},
       {"bmm", "matmul", "a [..., M, K] @ b [..., K, N] with broadcast batch dims"},
+
+      // ---- reduce (ops/reduce.cpp) ----
+      {"sum", "reduce", "sum over a list of dimensions (all when empty), accumulated in double"},
+      {"mean", "reduce", "mean over a list of dimensions (all when empty)"},
+      {"cumsum", "reduce", "inclusive prefix sum along one dimension, optionally reversed"},
+
+      // ---- softmax (ops/softmax.cpp) ----
+      {"softmax", "softmax", "softmax over the last dimension with a running max"},
+      {"log_softmax", "softmax", "log-softmax over the last dimension with a running max"},
+
+      // ---- norm (ops/norm.cpp) ----
+      {"layer_norm", "norm", "layer norm over the last dimension, optional weight and bias"},
+      {"rms_norm", "norm", "RMS norm over the last dimension, optional weight"},
   };
   return table;
 }

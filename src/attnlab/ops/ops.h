@@ -5,3 +5,6 @@
 #include "attnlab/ops/shape.h"
 #include "attnlab/ops/conv.h"
 #include "attnlab/ops/dct.h"
+#include "attnlab/ops/reduce.h"
+#include "attnlab/ops/softmax.h"
+#include "attnlab/ops/norm.h"

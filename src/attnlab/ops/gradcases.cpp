@@ -7,6 +7,9 @@ std::vector<autograd::GradCase> all_gradcases() {
   add_elementwise_gradcases(cases);
 
   add_shape_gradcases(cases);
+  add_embedding_gradcases(cases);
+  add_loss_gradcases(cases);
+  add_mask_gradcases(cases);
 
   return cases;
 }

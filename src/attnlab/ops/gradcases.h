@@ -13,5 +13,8 @@ std::vector<autograd::GradCase> all_gradcases();
 // One per family, defined at the bottom of ops/<family>.cpp.
 void add_elementwise_gradcases(std::vector<autograd::GradCase>& cases);
 void add_shape_gradcases(std::vector<autograd::GradCase>& cases);
+void add_embedding_gradcases(std::vector<autograd::GradCase>& cases);
+void add_loss_gradcases(std::vector<autograd::GradCase>& cases);
+void add_mask_gradcases(std::vector<autograd::GradCase>& cases);
 
 }  // namespace attnlab::ops

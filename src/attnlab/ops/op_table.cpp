@@ -30,6 +30,17 @@ const std::vector<OpInfo>& op_table() {
       {"concat", "shape", "join tensors along one dimension"},
       {"split", "shape", "pieces of given sizes along one dimension (views)"},
       {"contiguous", "shape", "packed copy of a strided view"},
+
+      // ---- embedding (ops/embedding.cpp) ----
+      {"embedding", "embedding", "rows of a [V, C] table gathered by int32 ids (gradient to the table)"},
+
+      // ---- loss (ops/loss.cpp) ----
+      {"cross_entropy", "loss", "mean -log softmax(logits)[target] over targets not ignored"},
+      {"cross_entropy_per_token", "loss", "-log softmax(logits)[target] per row, 0 where ignored"},
+
+      // ---- mask (ops/mask.cpp) ----
+      {"causal_mask", "mask", "scores kept where j <= i + offset, fill elsewhere"},
+      {"sliding_window_mask", "mask", "scores kept where i + offset - window < j <= i + offset"},
   };
   return table;
 }

@@ -2,3 +2,6 @@
 #pragma once
 #include "attnlab/ops/elementwise.h"
 #include "attnlab/ops/shape.h"
+#include "attnlab/ops/embedding.h"
+#include "attnlab/ops/loss.h"
+#include "attnlab/ops/mask.h"

@@ -57,12 +57,17 @@ void embedding_bwd(const RowGroups& groups, const T* dout, T* dtable, int64_t V,
   int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(C, 1));
   parallel_for(0, V, grain, [&](int64_t v0, int64_t v1) {
     for (int64_t v = v0; v < v1; ++v) {
-      T* drow = dtable + v * C;
       int64_t b = groups.start[size_t(v)], e = groups.start[size_t(v + 1)];
       if (b == e) {
-        std::memset(drow, 0, size_t(C) * sizeof(T));
+        // Most rows of a large vocabulary get nothing: clear each run of them with one
+        // memset, which large enough lets the C library use streaming stores.
+        int64_t w = v + 1;
+        while (w < v1 && groups.start[size_t(w + 1)] == e) ++w;
+        std::memset(dtable + v * C, 0, size_t((w - v) * C) * sizeof(T));
+        v = w - 1;
         continue;
       }
+      T* drow = dtable + v * C;
       std::memcpy(drow, dout + groups.order[size_t(b)] * C, size_t(C) * sizeof(T));
       for (int64_t k = b + 1; k < e; ++k) {
         const T* g = dout + groups.order[size_t(k)] * C;

@@ -40,7 +40,7 @@ inline f32v load(const float* p) {
 }
 inline void store(float* p, f32v v) { std::memcpy(p, &v, sizeof v); }
 template <class F> inline F splat(float c) { return F{} + c; }
-inline int32_t to_i32(float x) { return int32_t(x); }
+inline int32_t to_i32(float x) { return x == x ? int32_t(x) : 0; }  // NaN: no UB, stays NaN
 inline i32v to_i32(f32v x) { return __builtin_convertvector(x, i32v); }
 inline float from_bits(int32_t b) { return std::bit_cast<float>(b); }
 inline f32v from_bits(i32v b) { return std::bit_cast<f32v>(b); }

@@ -267,6 +267,22 @@ TEST(CrossEntropy, IgnoredRowsMayHoldAnyLogitsAndGetZeroGradient) {
   EXPECT_EQ(std::vector<double>(g.begin() + 3, g.end()), std::vector<double>(3, 0.0));
 }
 
+TEST(CrossEntropy, NaNInAKeptRowGivesNaNNotGarbage) {
+  // At positions in the vector lanes and in the scalar tail of a row of 37.
+  for (int64_t at : {int64_t(3), int64_t(36)}) {
+    for (DType dt : {DType::F32, DType::F64}) {
+      std::vector<double> v(2 * 37, 0.5);
+      v[size_t(37 + at)] = NAN;
+      Tensor logits = Tensor::from_vector(v, {2, 37}).to(dt);
+      Tensor targets = Tensor::from_vector(std::vector<int32_t>{1, 2}, {2});
+      std::vector<double> per = cross_entropy_per_token(logits, targets).to_vector();
+      EXPECT_NEAR(per[0], std::log(37.0), 1e-6);
+      EXPECT_TRUE(std::isnan(per[1])) << "NaN at " << at << ", " << dtype_name(dt);
+      EXPECT_TRUE(std::isnan(cross_entropy(logits, targets).item()));
+    }
+  }
+}
+
 TEST(CrossEntropy, ResultsAreTheSameForOneAndTwoThreads) {
   Rng rng(13);
   Tensor x = Tensor::randn({127, 1000}, rng, DType::F32);

@@ -20,6 +20,9 @@ std::vector<autograd::GradCase> all_gradcases() {
   add_softmax_gradcases(cases);
 
   add_norm_gradcases(cases);
+  add_embedding_gradcases(cases);
+  add_loss_gradcases(cases);
+  add_mask_gradcases(cases);
 
   return cases;
 }

@@ -20,5 +20,8 @@ void add_matmul_gradcases(std::vector<autograd::GradCase>& cases);
 void add_reduce_gradcases(std::vector<autograd::GradCase>& cases);
 void add_softmax_gradcases(std::vector<autograd::GradCase>& cases);
 void add_norm_gradcases(std::vector<autograd::GradCase>& cases);
+void add_embedding_gradcases(std::vector<autograd::GradCase>& cases);
+void add_loss_gradcases(std::vector<autograd::GradCase>& cases);
+void add_mask_gradcases(std::vector<autograd::GradCase>& cases);
 
 }  // namespace attnlab::ops

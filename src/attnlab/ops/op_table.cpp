@@ -57,6 +57,17 @@ const std::vector<OpInfo>& op_table() {
       // ---- norm (ops/norm.cpp) ----
       {"layer_norm", "norm", "layer norm over the last dimension, optional weight and bias"},
       {"rms_norm", "norm", "RMS norm over the last dimension, optional weight"},
+
+      // ---- embedding (ops/embedding.cpp) ----
+      {"embedding", "embedding", "rows of a [V, C] table gathered by int32 ids (gradient to the table)"},
+
+      // ---- loss (ops/loss.cpp) ----
+      {"cross_entropy", "loss", "mean -log softmax(logits)[target] over targets not ignored"},
+      {"cross_entropy_per_token", "loss", "-log softmax(logits)[target] per row, 0 where ignored"},
+
+      // ---- mask (ops/mask.cpp) ----
+      {"causal_mask", "mask", "scores kept where j <= i + offset, fill elsewhere"},
+      {"sliding_window_mask", "mask", "scores kept where i + offset - window < j <= i + offset"},
   };
   return table;
 }

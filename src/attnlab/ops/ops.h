@@ -8,3 +8,6 @@
 #include "attnlab/ops/reduce.h"
 #include "attnlab/ops/softmax.h"
 #include "attnlab/ops/norm.h"
+#include "attnlab/ops/embedding.h"
+#include "attnlab/ops/loss.h"
+#include "attnlab/ops/mask.h"

@@ -8,6 +8,8 @@ std::vector<autograd::GradCase> all_gradcases() {
 
   add_shape_gradcases(cases);
 
+  add_attention_gradcases(cases);
+
   return cases;
 }
 

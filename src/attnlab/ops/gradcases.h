@@ -13,5 +13,6 @@ std::vector<autograd::GradCase> all_gradcases();
 // One per family, defined at the bottom of ops/<family>.cpp.
 void add_elementwise_gradcases(std::vector<autograd::GradCase>& cases);
 void add_shape_gradcases(std::vector<autograd::GradCase>& cases);
+void add_attention_gradcases(std::vector<autograd::GradCase>& cases);
 
 }  // namespace attnlab::ops

@@ -30,6 +30,9 @@ const std::vector<OpInfo>& op_table() {
       {"concat", "shape", "join tensors along one dimension"},
       {"split", "shape", "pieces of given sizes along one dimension (views)"},
       {"contiguous", "shape", "packed copy of a strided view"},
+
+      // ---- attention (ops/attention.cpp) ----
+      {"attention", "attention", "fused softmax attention: causal/window masks, ALiBi, GQA"},
   };
   return table;
 }

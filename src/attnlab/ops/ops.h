@@ -2,3 +2,4 @@
 #pragma once
 #include "attnlab/ops/elementwise.h"
 #include "attnlab/ops/shape.h"
+#include "attnlab/ops/attention.h"

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "attnlab/core/parallel.h"
@@ -27,30 +29,95 @@ namespace {
 constexpr int64_t kBlockQ = 64;
 constexpr int64_t kBlockK = 64;
 
+// Short vectors written once with GCC/Clang vector types: they compile for any target
+// (AVX-512 where -march has it, narrower or scalar code elsewhere), so there is no
+// separate intrinsic path to keep in step.
+#ifdef __AVX512F__
+constexpr int kVecBytes = 64;
+#else
+constexpr int kVecBytes = 32;
+#endif
+template <class T>
+struct VecOf {
+  typedef T type __attribute__((vector_size(kVecBytes)));
+};
+using VecF = VecOf<float>::type;
+using VecI = VecOf<int32_t>::type;
+constexpr int kLanesF = kVecBytes / 4;
+
 // exp(x) = 2^n * e^r with n = round(x / ln 2), |r| <= ln2 / 2, e^r from the Cephes
-// polynomial. Branch-free and libm-free so that loops over it vectorise.
-inline float expf_lanes(float x) {
-  constexpr float kLo = -87.33f, kHi = 88.0f;
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float xc = std::min(std::max(x, kLo), kHi);
-  float t = xc * 1.44269504088896341f + kRound;
-  float n = t - kRound;
-  int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(kRound);
-  float r = xc - n * 0.693359375f;
+// polynomial; no libm call, so it runs on whole vectors. F is float or VecF.
+template <class F>
+inline F expf_poly(F x) {
+  using I = std::conditional_t<std::is_same_v<F, float>, int32_t, VecI>;
+  const F lo = F{} + -87.33f, hi = F{} + 88.0f;
+  const F round = F{} + 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  F xc = x < lo ? lo : x;             // NaN stays NaN (the comparisons are false)
+  xc = xc > hi ? hi : xc;
+  const F t = xc * 1.44269504088896341f + round;
+  const F n = t - round;
+  I ni;
+  std::memcpy(&ni, &t, sizeof ni);
+  ni -= 0x4B400000;  // the bits of `round`
+  F r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  F p = F{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  float two_n = std::bit_cast<float>((ni + 127) << 23);
-  return x < kLo ? 0.0f : p * two_n;
+  const I bits = (ni + 127) << 23;
+  F two_n;
+  std::memcpy(&two_n, &bits, sizeof two_n);
+  return x < lo ? F{} : p * two_n;  // 0 below the smallest normal result, and for -inf
 }
 
-inline float exp_lanes(float x) { return expf_lanes(x); }
-inline double exp_lanes(double x) { return std::exp(x); }
+inline double exp_scalar(double x) { return std::exp(x); }
+inline float exp_scalar(float x) { return expf_poly(x); }
+
+// Exponentials of a row of logits shifted by `shift` over [a, e), in place; returns their sum.
+inline float exp_row(float* __restrict s, int64_t a, int64_t e, float shift) {
+  int64_t j = a;
+  VecF vsum = VecF{};
+  for (; j + kLanesF <= e; j += kLanesF) {
+    VecF x;
+    std::memcpy(&x, s + j, sizeof x);
+    x = expf_poly(x - shift);
+    std::memcpy(s + j, &x, sizeof x);
+    vsum += x;
+  }
+  float sum = 0;
+  for (int l = 0; l < kLanesF; ++l) sum += vsum[l];
+  for (; j < e; ++j) sum += (s[j] = expf_poly(s[j] - shift));
+  return sum;
+}
+inline double exp_row(double* __restrict s, int64_t a, int64_t e, double shift) {
+  double sum = 0;
+  for (int64_t j = a; j < e; ++j) sum += (s[j] = std::exp(s[j] - shift));
+  return sum;
+}
+
+// max(init, s[a..e)).
+inline float row_max(const float* __restrict s, int64_t a, int64_t e, float init) {
+  int64_t j = a;
+  VecF vmax = VecF{} + init;
+  for (; j + kLanesF <= e; j += kLanesF) {
+    VecF x;
+    std::memcpy(&x, s + j, sizeof x);
+    vmax = x > vmax ? x : vmax;
+  }
+  float mx = init;
+  for (int l = 0; l < kLanesF; ++l) mx = std::max(mx, vmax[l]);
+  for (; j < e; ++j) mx = std::max(mx, s[j]);
+  return mx;
+}
+inline double row_max(const double* __restrict s, int64_t a, int64_t e, double init) {
+  double mx = init;
+  for (int64_t j = a; j < e; ++j) mx = std::max(mx, s[j]);
+  return mx;
+}
 
 // The key range [lo, hi) that query row i sees (header comment).
 struct RowRange {
@@ -71,61 +138,88 @@ void transpose_tile(const T* __restrict k, int64_t ld, int64_t n, int64_t cols, 
     for (int64_t c = 0; c < cols; ++c) kt[c * kBlockK + j] = k[j * ld + c];
 }
 
-// s[j] = sum_c x[c] * mt[c * kBlockK + j] for j in [a, b): a row times a transposed tile,
-// with j innermost so it vectorises without reassociating a reduction.
-template <class T>
-void row_times_tile(const T* __restrict x, const T* __restrict mt, int64_t cols, int64_t a,
-                    int64_t b, T* __restrict s) {
-  for (int64_t j = a; j < b; ++j) s[j] = T(0);
-  int64_t c = 0;
-  for (; c + 4 <= cols; c += 4) {
-    const T x0 = x[c], x1 = x[c + 1], x2 = x[c + 2], x3 = x[c + 3];
-    const T* m0 = mt + c * kBlockK;
-    const T* m1 = m0 + kBlockK;
-    const T* m2 = m1 + kBlockK;
-    const T* m3 = m2 + kBlockK;
-    for (int64_t j = a; j < b; ++j) s[j] += x0 * m0[j] + x1 * m1[j] + x2 * m2[j] + x3 * m3[j];
+// ---- the one product shape every pass uses ----
+// C[m][n] += sum_k A(m, k) B[k][n] with A(m, k) = a[m * ars + k * aks] (so A may be read
+// transposed), B and C row-major with row strides ldb and ldc.
+//
+// Full blocks of R rows x 2 vectors keep 2R accumulators in registers across the whole k
+// loop (GCC/Clang vector types: any target, AVX-512 where -march has it); the columns
+// left over take plain loops.
+
+template <class T, int R>
+void product_block(const T* __restrict a, int64_t ars, int64_t aks, const T* __restrict b,
+                   int64_t ldb, int64_t K, T* __restrict c, int64_t ldc) {
+  using V = typename VecOf<T>::type;
+  constexpr int L = kVecBytes / int(sizeof(T));
+  V acc[R][2];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < 2; ++v) std::memcpy(&acc[r][v], c + r * ldc + v * L, sizeof(V));
+  for (int64_t k = 0; k < K; ++k) {
+    V b0, b1;
+    std::memcpy(&b0, b + k * ldb, sizeof(V));
+    std::memcpy(&b1, b + k * ldb + L, sizeof(V));
+    for (int r = 0; r < R; ++r) {
+      const T ar = a[r * ars + k * aks];
+      acc[r][0] += ar * b0;
+      acc[r][1] += ar * b1;
+    }
   }
-  for (; c < cols; ++c) {
-    const T xc = x[c];
-    const T* m = mt + c * kBlockK;
-    for (int64_t j = a; j < b; ++j) s[j] += xc * m[j];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < 2; ++v) std::memcpy(c + r * ldc + v * L, &acc[r][v], sizeof(V));
+}
+
+template <class T>
+void product_acc(int64_t M, int64_t N, int64_t K, const T* __restrict a, int64_t ars, int64_t aks,
+                 const T* __restrict b, int64_t ldb, T* __restrict c, int64_t ldc) {
+  constexpr int64_t W = 2 * kVecBytes / int64_t(sizeof(T));
+  int64_t n0 = 0;
+  for (; n0 + W <= N; n0 += W) {
+    int64_t m0 = 0;
+    for (; m0 + 4 <= M; m0 += 4)
+      product_block<T, 4>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
+    for (; m0 < M; ++m0)
+      product_block<T, 1>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
+  }
+  if (n0 == N) return;
+  for (int64_t m = 0; m < M; ++m) {
+    T* __restrict cm = c + m * ldc;
+    for (int64_t k = 0; k < K; ++k) {
+      const T am = a[m * ars + k * aks];
+      const T* __restrict bk = b + k * ldb;
+      for (int64_t n = n0; n < N; ++n) cm[n] += am * bk[n];
+    }
   }
 }
 
-// acc[e] += sum_j w[j] * rows[j][e] for j in [a, b) (rows with stride ld): the e loop is
-// contiguous; four rows per pass cut the loads and stores of acc by four.
-template <class T>
-void accumulate_rows(const T* __restrict w, const T* __restrict rows, int64_t ld, int64_t a,
-                     int64_t b, int64_t cols, T* __restrict acc) {
-  int64_t j = a;
-  for (; j + 4 <= b; j += 4) {
-    const T w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
-    const T* r0 = rows + j * ld;
-    const T* r1 = r0 + ld;
-    const T* r2 = r1 + ld;
-    const T* r3 = r2 + ld;
-    for (int64_t e = 0; e < cols; ++e) acc[e] += w0 * r0[e] + w1 * r1[e] + w2 * r2[e] + w3 * r3[e];
+// The visible keys of each row of a query block within one key tile, as tile-local
+// ranges [a_r, e_r) (empty when a_r >= e_r), and their union [ja, je).
+struct TileRows {
+  int64_t a[kBlockQ], e[kBlockQ];
+  int64_t ja, je;
+  bool any() const { return ja < je; }
+  void compute(const RowRange& range, int64_t i0, int64_t rows, int64_t j0, int64_t n) {
+    ja = n;
+    je = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      a[r] = std::max(range.lo(i0 + r), j0) - j0;
+      e[r] = std::min(range.hi(i0 + r), j0 + n) - j0;
+      if (a[r] < e[r]) {
+        ja = std::min(ja, a[r]);
+        je = std::max(je, e[r]);
+      }
+    }
   }
-  for (; j < b; ++j) {
-    const T wj = w[j];
-    const T* r = rows + j * ld;
-    for (int64_t e = 0; e < cols; ++e) acc[e] += wj * r[e];
-  }
-}
+};
 
-// Logits of one query row against keys [j0 + a, j0 + b) of a transposed key tile:
-// s[j] = scale * q.k_j - slope * (pos - (j0 + j)).
+// s[j] = scale * s[j] - slope * (pos - (j0 + j)) for j in [a, e).
 template <class T>
-void row_logits(const T* __restrict qi, const T* __restrict kt, int64_t D, int64_t a, int64_t b,
-                T scale, T slope, int64_t pos, int64_t j0, T* __restrict s) {
-  row_times_tile(qi, kt, D, a, b, s);
+void scale_and_bias(T* __restrict s, int64_t a, int64_t e, T scale, T slope, int64_t pos, int64_t j0) {
   if (slope != T(0)) {
     // -slope * (pos - j0 - j) = slope * (rel0 + j); exact in float below 2^24 positions
     const T rel0 = T(j0 - pos);
-    for (int64_t j = a; j < b; ++j) s[j] = s[j] * scale + slope * (rel0 + T(j));
+    for (int64_t j = a; j < e; ++j) s[j] = s[j] * scale + slope * (rel0 + T(j));
   } else {
-    for (int64_t j = a; j < b; ++j) s[j] *= scale;
+    for (int64_t j = a; j < e; ++j) s[j] *= scale;
   }
 }
 
@@ -135,12 +229,13 @@ inline int64_t zigzag(int64_t p, int64_t n) { return (p % 2 == 0) ? p / 2 : n - 
 
 }  // namespace
 
-float attention_expf(float x) { return expf_lanes(x); }
+void attention_expf_row(float* x, int64_t n) { exp_row(x, 0, n, 0.0f); }
 
 // ---- forward ----
 // Per task: query rows [i0, i1) of one (b, h); for each key tile, the online softmax
 // keeps per row the running max m, the running sum l of exp(logit - m), and the
 // accumulator acc = sum exp(logit - m) v, rescaled by exp(m_old - m_new) when m grows.
+//   S = Q Kt (tile), P = exp(S - m) per row, acc += P V   (two products per tile)
 
 template <class T>
 void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs, const T* k,
@@ -152,69 +247,70 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
   const T neg_inf = -std::numeric_limits<T>::infinity();
 
   parallel_for(0, d.B * d.H * nqb, 1, [&](int64_t t_begin, int64_t t_end) {
-    std::vector<T> kt_buf(size_t(d.D * kBlockK)), s_buf(kBlockK), acc_buf(size_t(kBlockQ * d.Dv));
-    std::vector<T> m_buf(kBlockQ), l_buf(kBlockQ);
+    std::vector<T> kt_buf(size_t(d.D * kBlockK)), s_buf(size_t(kBlockQ * kBlockK));
+    std::vector<T> acc_buf(size_t(kBlockQ * d.Dv)), m_buf(kBlockQ), l_buf(kBlockQ);
     T* __restrict kt = kt_buf.data();
     T* __restrict s = s_buf.data();
     T* __restrict acc = acc_buf.data();
-    T* m = m_buf.data();
-    T* l = l_buf.data();
+    T* __restrict m = m_buf.data();
+    T* __restrict l = l_buf.data();
+    TileRows tile;
     for (int64_t task = t_begin; task < t_end; ++task) {
       const int64_t bh = task / nqb, b = bh / d.H, h = bh % d.H, g = h / group;
-      const int64_t i0 = zigzag(task % nqb, nqb) * kBlockQ, i1 = std::min(i0 + kBlockQ, d.Tq);
-      const T* qh = q + b * qs.b + h * qs.h;
+      const int64_t i0 = zigzag(task % nqb, nqb) * kBlockQ, rows = std::min(kBlockQ, d.Tq - i0);
+      const T* qh = q + b * qs.b + h * qs.h + i0 * qs.t;
       const T* kh = k + b * ks.b + g * ks.h;
       const T* vh = v + b * vs.b + g * vs.h;
       const T slope = d.alibi_slopes ? T(d.alibi_slopes[h]) : T(0);
 
-      for (int64_t r = 0; r < i1 - i0; ++r) {
-        m[r] = neg_inf;
-        l[r] = T(0);
-      }
-      std::fill(acc, acc + (i1 - i0) * d.Dv, T(0));
+      std::fill(m, m + rows, neg_inf);
+      std::fill(l, l + rows, T(0));
+      std::fill(acc, acc + rows * d.Dv, T(0));
 
-      const int64_t klo = range.lo(i0), khi = range.hi(i1 - 1);
+      const int64_t klo = range.lo(i0), khi = range.hi(i0 + rows - 1);
       for (int64_t j0 = klo; j0 < khi; j0 += kBlockK) {
         const int64_t n = std::min(kBlockK, khi - j0);
+        tile.compute(range, i0, rows, j0, n);
+        if (!tile.any()) continue;
+        const int64_t ja = tile.ja, je = tile.je;
         transpose_tile(kh + j0 * ks.t, ks.t, n, d.D, kt);
-        for (int64_t i = i0; i < i1; ++i) {
-          const int64_t a = std::max(range.lo(i), j0) - j0, e = std::min(range.hi(i), j0 + n) - j0;
-          if (a >= e) continue;  // this row sees nothing in the tile
-          const int64_t r = i - i0;
-          row_logits(qh + i * qs.t, kt, d.D, a, e, scale, slope, d.q_offset + i, j0, s);
-          T mx = m[r];
-          ATTN_PRAGMA(omp simd reduction(max : mx))
-          for (int64_t j = a; j < e; ++j) mx = std::max(mx, s[j]);
-          T sum = T(0);
-          ATTN_PRAGMA(omp simd reduction(+ : sum))
-          for (int64_t j = a; j < e; ++j) {
-            s[j] = exp_lanes(s[j] - mx);
-            sum += s[j];
+        for (int64_t r = 0; r < rows; ++r) std::fill(s + r * kBlockK + ja, s + r * kBlockK + je, T(0));
+        product_acc(rows, je - ja, d.D, qh, qs.t, 1, kt + ja, kBlockK, s + ja, kBlockK);
+        for (int64_t r = 0; r < rows; ++r) {
+          T* s_r = s + r * kBlockK;
+          const int64_t a = tile.a[r], e = tile.e[r];
+          if (a >= e) {  // sees nothing in this tile: a zero row in the P V product
+            std::fill(s_r + ja, s_r + je, T(0));
+            continue;
           }
-          T* acc_r = acc + r * d.Dv;
+          scale_and_bias(s_r, a, e, scale, slope, d.q_offset + i0 + r, j0);
+          const T mx = row_max(s_r, a, e, m[r]);
+          const T sum = exp_row(s_r, a, e, mx);
+          std::fill(s_r + ja, s_r + a, T(0));
+          std::fill(s_r + e, s_r + je, T(0));
           if (mx != m[r]) {
             // exp(-inf) = 0 clears the (zero) accumulator of a row seeing its first key
-            const T alpha = exp_lanes(m[r] - mx);
+            const T alpha = exp_scalar(m[r] - mx);
             l[r] *= alpha;
+            T* acc_r = acc + r * d.Dv;
             for (int64_t c = 0; c < d.Dv; ++c) acc_r[c] *= alpha;
             m[r] = mx;
           }
           l[r] += sum;
-          accumulate_rows(s, vh + j0 * vs.t, vs.t, a, e, d.Dv, acc_r);
         }
+        product_acc(rows, d.Dv, je - ja, s + ja, kBlockK, 1, vh + (j0 + ja) * vs.t, vs.t, acc, d.Dv);
       }
 
-      const int64_t row0 = bh * d.Tq;
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t r = i - i0;
-        T* o_r = o + (row0 + i) * d.Dv;
+      const int64_t row0 = bh * d.Tq + i0;
+      for (int64_t r = 0; r < rows; ++r) {
+        T* o_r = o + (row0 + r) * d.Dv;
         if (l[r] > T(0)) {
           const T inv = T(1) / l[r];
           for (int64_t c = 0; c < d.Dv; ++c) o_r[c] = acc[r * d.Dv + c] * inv;
-          lse[row0 + i] = m[r] + std::log(l[r]);
+          lse[row0 + r] = m[r] + std::log(l[r]);
         } else {  // no visible key: defined as 0 output (and zero gradients)
-          for (int64_t c = 0; c < d.Dv; ++c) o_r[c] = T(0);
-          lse[row0 + i] = neg_inf;
+          std::fill(o_r, o_r + d.Dv, T(0));
+          lse[row0 + r] = neg_inf;
         }
       }
     }
@@ -222,11 +318,11 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
 }
 
 // ---- backward ----
-// Per task: one (b, kv head) and every chunk-th key tile. For each tile the task visits
-// every query row of every query head in the group that sees a key of the tile,
-// recomputes P = exp(logit - lse), and accumulates
-//   dv_j += P_ij dout_i,  dk_j += scale dS_ij q_i,  dq_i += scale dS_ij k_j,
-//   dS_ij = P_ij (dout_i . v_j - delta_i),  delta_i = dout_i . o_i.
+// Per task: one (b, kv head) and every chunk-th key tile. For each tile the task visits,
+// in blocks of kBlockQ rows, every query row of every query head in the group that sees
+// a key of the tile, and with P = exp(S - lse), delta_i = dout_i . o_i computes
+//   dP = dout Vt,  dS = scale P (dP - delta),
+//   dv += P^T dout,  dk += dS^T Q,  dq += dS K            (five products per tile pair)
 // dk and dv rows of a tile belong to one task; dq rows belong to the (b, kv head) and,
 // when the key tiles are split into chunks, each chunk adds into its own dq copy.
 
@@ -247,12 +343,12 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
   const int64_t q_rows = d.B * d.H * d.Tq;
   const int64_t dq_numel = q_rows * d.D;
 
-  // delta_i = dout_i . o_i, and zeroed dq accumulators (dq itself is chunk 0's).
   // From the caching allocator: fresh pages are slow to fault in (specs/machine.md #5).
   Tensor delta_buf = Tensor::empty({q_rows}, dtype_of<T>());
   Tensor dq_extra_buf = Tensor::empty({(chunks - 1) * dq_numel}, dtype_of<T>());
   T* delta = delta_buf.data<T>();
   T* dq_extra = dq_extra_buf.data<T>();
+  // delta_i = dout_i . o_i, and zeroed dq accumulators (dq itself is chunk 0's).
   parallel_for(0, q_rows, 256, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* o_r = o + r * d.Dv;
@@ -272,14 +368,14 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
   parallel_for(0, base * chunks, 1, [&](int64_t t_begin, int64_t t_end) {
     std::vector<T> kt_buf(size_t(d.D * kBlockK)), vt_buf(size_t(d.Dv * kBlockK));
     std::vector<T> dk_buf(size_t(kBlockK * d.D)), dv_buf(size_t(kBlockK * d.Dv));
-    std::vector<T> p_buf(kBlockK), ds_buf(kBlockK), dq_row_buf(size_t(d.D));
+    std::vector<T> p_buf(size_t(kBlockQ * kBlockK)), ds_buf(size_t(kBlockQ * kBlockK));
     T* __restrict kt = kt_buf.data();
     T* __restrict vt = vt_buf.data();
     T* __restrict dk_acc = dk_buf.data();
     T* __restrict dv_acc = dv_buf.data();
     T* __restrict p = p_buf.data();
     T* __restrict ds = ds_buf.data();
-    T* __restrict dq_row = dq_row_buf.data();
+    TileRows tile;
     for (int64_t task = t_begin; task < t_end; ++task) {
       const int64_t bg = task / chunks, chunk = task % chunks, b = bg / d.Hkv, g = bg % d.Hkv;
       const T* kh = k + b * ks.b + g * ks.h;
@@ -296,36 +392,47 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
         const int64_t ib =
             d.window ? std::clamp<int64_t>(j0 + n + d.window - 1 - d.q_offset, 0, d.Tq) : d.Tq;
         for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-          const T* qh = q + b * qs.b + h * qs.h;
-          const int64_t row0 = (b * d.H + h) * d.Tq;
           const T slope = d.alibi_slopes ? T(d.alibi_slopes[h]) : T(0);
-          for (int64_t i = ia; i < ib; ++i) {
-            const int64_t a = std::max(range.lo(i), j0) - j0, e = std::min(range.hi(i), j0 + n) - j0;
-            if (a >= e) continue;
-            const T* qi = qh + i * qs.t;
-            const T* gi = dout + (row0 + i) * d.Dv;
-            const T lse_i = lse[row0 + i], delta_i = delta[row0 + i];
-            row_logits(qi, kt, d.D, a, e, scale, slope, d.q_offset + i, j0, p);
-            for (int64_t j = a; j < e; ++j) p[j] = exp_lanes(p[j] - lse_i);
-            row_times_tile(gi, vt, d.Dv, a, e, ds);  // dP_ij = dout_i . v_j
-            for (int64_t j = a; j < e; ++j) ds[j] = p[j] * (ds[j] - delta_i);
-            for (int64_t j = a; j < e; ++j) {
-              const T pj = p[j], sj = ds[j];
-              T* dv_j = dv_acc + j * d.Dv;
-              T* dk_j = dk_acc + j * d.D;
-              for (int64_t c = 0; c < d.Dv; ++c) dv_j[c] += pj * gi[c];
-              for (int64_t c = 0; c < d.D; ++c) dk_j[c] += sj * qi[c];
+          for (int64_t i0 = ia; i0 < ib; i0 += kBlockQ) {
+            const int64_t rows = std::min(kBlockQ, ib - i0);
+            tile.compute(range, i0, rows, j0, n);
+            if (!tile.any()) continue;
+            const int64_t ja = tile.ja, je = tile.je, w = je - ja;
+            const int64_t row0 = (b * d.H + h) * d.Tq + i0;
+            const T* qb = q + b * qs.b + h * qs.h + i0 * qs.t;
+            const T* gb = dout + row0 * d.Dv;
+            for (int64_t r = 0; r < rows; ++r) {
+              std::fill(p + r * kBlockK + ja, p + r * kBlockK + je, T(0));
+              std::fill(ds + r * kBlockK + ja, ds + r * kBlockK + je, T(0));
             }
-            std::fill(dq_row, dq_row + d.D, T(0));
-            accumulate_rows(ds, kh + j0 * ks.t, ks.t, a, e, d.D, dq_row);
-            T* dq_i = dq_out + (row0 + i) * d.D;
-            for (int64_t c = 0; c < d.D; ++c) dq_i[c] += scale * dq_row[c];
+            product_acc(rows, w, d.D, qb, qs.t, 1, kt + ja, kBlockK, p + ja, kBlockK);   // S
+            product_acc(rows, w, d.Dv, gb, d.Dv, 1, vt + ja, kBlockK, ds + ja, kBlockK);  // dP
+            for (int64_t r = 0; r < rows; ++r) {
+              T* p_r = p + r * kBlockK;
+              T* ds_r = ds + r * kBlockK;
+              const int64_t a = tile.a[r], e = tile.e[r];
+              if (a >= e) {
+                std::fill(p_r + ja, p_r + je, T(0));
+                std::fill(ds_r + ja, ds_r + je, T(0));
+                continue;
+              }
+              scale_and_bias(p_r, a, e, scale, slope, d.q_offset + i0 + r, j0);
+              exp_row(p_r, a, e, lse[row0 + r]);
+              const T delta_r = delta[row0 + r];
+              for (int64_t j = a; j < e; ++j) ds_r[j] = scale * p_r[j] * (ds_r[j] - delta_r);
+              std::fill(p_r + ja, p_r + a, T(0));
+              std::fill(p_r + e, p_r + je, T(0));
+              std::fill(ds_r + ja, ds_r + a, T(0));
+              std::fill(ds_r + e, ds_r + je, T(0));
+            }
+            product_acc(w, d.Dv, rows, p + ja, 1, kBlockK, gb, d.Dv, dv_acc + ja * d.Dv, d.Dv);
+            product_acc(w, d.D, rows, ds + ja, 1, kBlockK, qb, qs.t, dk_acc + ja * d.D, d.D);
+            product_acc(rows, d.D, w, ds + ja, kBlockK, 1, kh + (j0 + ja) * ks.t, ks.t,
+                        dq_out + row0 * d.D, d.D);
           }
         }
-        T* dk_out = dk + ((b * d.Hkv + g) * d.Tk + j0) * d.D;
-        T* dv_out = dv + ((b * d.Hkv + g) * d.Tk + j0) * d.Dv;
-        for (int64_t x = 0; x < n * d.D; ++x) dk_out[x] = scale * dk_acc[x];
-        for (int64_t x = 0; x < n * d.Dv; ++x) dv_out[x] = dv_acc[x];
+        std::copy(dk_acc, dk_acc + n * d.D, dk + ((b * d.Hkv + g) * d.Tk + j0) * d.D);
+        std::copy(dv_acc, dv_acc + n * d.Dv, dv + ((b * d.Hkv + g) * d.Tk + j0) * d.Dv);
       }
     }
   });

@@ -168,6 +168,14 @@ void product_block(const T* __restrict a, int64_t ars, int64_t aks, const T* __r
     for (int v = 0; v < 2; ++v) std::memcpy(c + r * ldc + v * L, &acc[r][v], sizeof(V));
 }
 
+// Rows per register block: 2R accumulators must cover the FMA latency of both pipes
+// (10 or more) and, with the two B vectors and a broadcast, fit the register file.
+#ifdef __AVX512F__
+constexpr int kBlockRows = 8;  // 16 of 32 zmm registers
+#else
+constexpr int kBlockRows = 6;  // 12 of 16 ymm registers
+#endif
+
 template <class T>
 void product_acc(int64_t M, int64_t N, int64_t K, const T* __restrict a, int64_t ars, int64_t aks,
                  const T* __restrict b, int64_t ldb, T* __restrict c, int64_t ldc) {
@@ -175,8 +183,12 @@ void product_acc(int64_t M, int64_t N, int64_t K, const T* __restrict a, int64_t
   int64_t n0 = 0;
   for (; n0 + W <= N; n0 += W) {
     int64_t m0 = 0;
+    for (; m0 + kBlockRows <= M; m0 += kBlockRows)
+      product_block<T, kBlockRows>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
     for (; m0 + 4 <= M; m0 += 4)
       product_block<T, 4>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
+    for (; m0 + 2 <= M; m0 += 2)
+      product_block<T, 2>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
     for (; m0 < M; ++m0)
       product_block<T, 1>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
   }

@@ -37,14 +37,16 @@ struct Reference {
     const int64_t g = h / (d.H / d.Hkv);
     const double slope = d.alibi_slopes ? double(d.alibi_slopes[h]) : 0.0;
     const double neg_inf = -std::numeric_limits<double>::infinity();
+    const double* qi = q_row(b, h, i);
     double mx = neg_inf;
     for (int64_t j = 0; j < d.Tk; ++j) {
       if (!key_visible(d, i, j)) {
         w[size_t(j)] = neg_inf;
         continue;
       }
+      const double* kj = k_row(b, g, j);
       double dot = 0;
-      for (int64_t c = 0; c < d.D; ++c) dot += q_row(b, h, i)[c] * k_row(b, g, j)[c];
+      for (int64_t c = 0; c < d.D; ++c) dot += qi[c] * kj[c];
       w[size_t(j)] = d.scale * dot - slope * double(d.q_offset + i - j);
       mx = std::max(mx, w[size_t(j)]);
     }
@@ -77,17 +79,19 @@ Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,
       for (int64_t i = 0; i < d.Tq; ++i) {
         const int64_t row = (b * d.H + h) * d.Tq + i;
         lse[size_t(row)] = ref.weights(b, h, i, w);
-        for (int64_t j = 0; j < d.Tk; ++j)
-          for (int64_t c = 0; c < d.Dv; ++c)
-            o[size_t(row * d.Dv + c)] += w[size_t(j)] * ref.v_row(b, h / (d.H / d.Hkv), j)[c];
+        double* oi = &o[size_t(row * d.Dv)];
+        for (int64_t j = 0; j < d.Tk; ++j) {
+          const double* vj = ref.v_row(b, h / (d.H / d.Hkv), j);
+          for (int64_t c = 0; c < d.Dv; ++c) oi[c] += w[size_t(j)] * vj[c];
+        }
       }
   if (lse_out) *lse_out = Tensor::from_vector(lse, {d.B, d.H, d.Tq});
   return Tensor::from_vector(o, {d.B, d.H, d.Tq, d.Dv});
 }
 
 // With P the weights of a row and o_i = sum_j P_ij v_j:
-//   dv_j += P_ij dout_i,  dP_ij = dout_i . v_j,  dS_ij = P_ij (dP_ij - sum_l P_il dP_il),
-//   dq_i += scale sum_j dS_ij k_j,  dk_j += scale dS_ij q_i  (the ALiBi term is constant).
+//   dv_j += P_ij dout_i,  dP_ij = dout_i . v_j,  dS_ij = scale P_ij (dP_ij - sum_l P_il dP_il),
+//   dq_i += sum_j dS_ij k_j,  dk_j += dS_ij q_i  (the ALiBi term is constant).
 std::vector<Tensor> attention_reference_backward(const Tensor& q, const Tensor& k, const Tensor& v,
                                                  const Tensor& dout, const AttentionOptions& opt) {
   const Reference ref = make_reference("attention_reference_backward", q, k, v, opt);
@@ -103,20 +107,27 @@ std::vector<Tensor> attention_reference_backward(const Tensor& q, const Tensor& 
       for (int64_t i = 0; i < d.Tq; ++i) {
         const int64_t row = (b * d.H + h) * d.Tq + i;
         const double* gi = &g[size_t(row * d.Dv)];
+        const double* qi = ref.q_row(b, h, i);
+        double* dqi = &dq[size_t(row * d.D)];
         ref.weights(b, h, i, w);
         double pdp = 0;
         for (int64_t j = 0; j < d.Tk; ++j) {
+          const double* vj = ref.v_row(b, kv, j);
           dp[size_t(j)] = 0;
-          for (int64_t c = 0; c < d.Dv; ++c) dp[size_t(j)] += gi[c] * ref.v_row(b, kv, j)[c];
+          for (int64_t c = 0; c < d.Dv; ++c) dp[size_t(j)] += gi[c] * vj[c];
           pdp += w[size_t(j)] * dp[size_t(j)];
         }
         for (int64_t j = 0; j < d.Tk; ++j) {
-          const double p = w[size_t(j)], ds = p * (dp[size_t(j)] - pdp);
+          const double p = w[size_t(j)], ds = d.scale * p * (dp[size_t(j)] - pdp);
+          if (p == 0) continue;  // masked (or underflowed): contributes nothing
           const int64_t kv_row = (b * d.Hkv + kv) * d.Tk + j;
-          for (int64_t c = 0; c < d.Dv; ++c) dv[size_t(kv_row * d.Dv + c)] += p * gi[c];
+          const double* kj = ref.k_row(b, kv, j);
+          double* dkj = &dk[size_t(kv_row * d.D)];
+          double* dvj = &dv[size_t(kv_row * d.Dv)];
+          for (int64_t c = 0; c < d.Dv; ++c) dvj[c] += p * gi[c];
           for (int64_t c = 0; c < d.D; ++c) {
-            dk[size_t(kv_row * d.D + c)] += d.scale * ds * ref.q_row(b, h, i)[c];
-            dq[size_t(row * d.D + c)] += d.scale * ds * ref.k_row(b, kv, j)[c];
+            dkj[c] += ds * qi[c];
+            dqi[c] += ds * kj[c];
           }
         }
       }

@@ -1,7 +1,6 @@
 #include "attnlab/kernels/cpu/attention_fused.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -11,9 +10,8 @@
 #include "attnlab/core/parallel.h"
 #include "attnlab/core/tensor.h"
 
-// Reductions over a row of logits. `omp simd` lets the compiler reorder the max and sum
-// into vector lanes (it may not otherwise without -ffast-math); without OpenMP the
-// pragma is dropped and the loops stay scalar.
+// `omp simd` lets the compiler split a sum over vector lanes (it may not reassociate
+// otherwise without -ffast-math); without OpenMP the pragma is dropped.
 #ifdef _OPENMP
 #define ATTN_PRAGMA(x) _Pragma(#x)
 #else
@@ -32,10 +30,12 @@ constexpr int64_t kBlockK = 64;
 // Short vectors written once with GCC/Clang vector types: they compile for any target
 // (AVX-512 where -march has it, narrower or scalar code elsewhere), so there is no
 // separate intrinsic path to keep in step.
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
 constexpr int kVecBytes = 64;
-#else
+#elif defined(__AVX__)
 constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;  // SSE2, NEON
 #endif
 template <class T>
 struct VecOf {
@@ -170,10 +170,10 @@ void product_block(const T* __restrict a, int64_t ars, int64_t aks, const T* __r
 
 // Rows per register block: 2R accumulators must cover the FMA latency of both pipes
 // (10 or more) and, with the two B vectors and a broadcast, fit the register file.
-#ifdef __AVX512F__
-constexpr int kBlockRows = 8;  // 16 of 32 zmm registers
+#if defined(__AVX512F__) || defined(__aarch64__)
+constexpr int kBlockRows = 8;  // 16 of 32 vector registers
 #else
-constexpr int kBlockRows = 6;  // 12 of 16 ymm registers
+constexpr int kBlockRows = 6;  // 12 of 16
 #endif
 
 template <class T>
@@ -229,7 +229,7 @@ void scale_and_bias(T* __restrict s, int64_t a, int64_t e, T scale, T slope, int
   if (slope != T(0)) {
     // -slope * (pos - j0 - j) = slope * (rel0 + j); exact in float below 2^24 positions
     const T rel0 = T(j0 - pos);
-    for (int64_t j = a; j < e; ++j) s[j] = s[j] * scale + slope * (rel0 + T(j));
+    for (int32_t j = int32_t(a); j < int32_t(e); ++j) s[j] = s[j] * scale + slope * (rel0 + T(j));
   } else {
     for (int64_t j = a; j < e; ++j) s[j] *= scale;
   }

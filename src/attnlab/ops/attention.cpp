@@ -159,8 +159,10 @@ void add_attention_gradcases(std::vector<autograd::GradCase>& cases) {
       {"window 3, q_offset 5: the last row sees no key", 1, 2, 2, 4, 6, 3, 3, opts(0.8, true, 5, {}, 3)},
       {"non-causal window 4 with ALiBi, Tq=5 Tk=8", 1, 2, 1, 5, 8, 2, 3,
        opts(0.9, false, -1, {0.3f, 0.1f}, 4)},
-      {"two key tiles: T=70, D=2", 1, 2, 1, 70, 70, 2, 2, opts(1.5)},
-      {"peaked logits, scale 4", 1, 1, 1, 6, 6, 3, 3, opts(4.0)},
+      // Crosses the 64-row and 64-key tiles; with one kv head the backward also splits
+      // the key tiles into chunks with separate dq sums.
+      {"two tiles each way: T=67, D=1, MQA", 1, 2, 1, 67, 67, 1, 1, opts(1.5)},
+      {"peaked logits, scale 2, D=9 Dv=8", 1, 1, 1, 6, 6, 9, 8, opts(2.0)},
   };
   for (const Config& c : configs) {
     cases.push_back({"attention", c.label,

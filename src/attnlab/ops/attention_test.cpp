@@ -219,6 +219,19 @@ TEST(AttentionForward, RowsWithoutVisibleKeysGiveZeroAndZeroGradients) {
   check_forward({1, 1, 1, 3, 4, 2, 2}, opts(1.0, true, 50, {}, 5), DType::F32);
 }
 
+TEST(AttentionForward, EmptyLengths) {
+  // No keys at all (an empty cache with an explicit offset): every row outputs 0.
+  check_forward({1, 2, 1, 3, 0, 4, 5}, opts(0.5, true, 0), DType::F32);
+  check_forward({1, 2, 1, 3, 0, 4, 5}, opts(0.5, false, 0), DType::F64);
+  // No queries.
+  std::vector<Tensor> x = make_qkv({1, 2, 1, 0, 6, 4, 5}, DType::F32, 1);
+  Tensor lse;
+  Tensor o = attention_forward(x[0], x[1], x[2], opts(0.5), &lse);
+  EXPECT_EQ(o.shape(), Shape({1, 2, 0, 5}));
+  std::vector<Tensor> g = attention_backward(x[0], x[1], x[2], o, lse, o, opts(0.5));
+  EXPECT_EQ(g[1].to_vector(), std::vector<double>(6 * 4, 0.0)) << "keys nobody saw get zero gradients";
+}
+
 TEST(AttentionForward, LargeLogitsStayFinite) {
   for (DType dt : {DType::F32, DType::F64}) {
     const Problem p{1, 2, 1, 127, 127, 16, 16};

@@ -111,10 +111,12 @@ std::vector<Tensor> attention_backward(const Tensor& q_in, const Tensor& k_in, c
 // ---- the op: saves q, k, v, o and lse (all O(T * D)) for the backward ----
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt) {
+  attention_check("attention", q, k, v, opt);
+  // Copied at most once (only when the last dimension is strided), for both passes.
+  Tensor qs = unit_inner(q).detach(), ks = unit_inner(k).detach(), vs = unit_inner(v).detach();
   Tensor lse;
-  Tensor o = attention_forward(q, k, v, opt, &lse);
+  Tensor o = attention_forward(qs, ks, vs, opt, &lse);
   if (autograd::should_record({q, k, v})) {
-    Tensor qs = unit_inner(q).detach(), ks = unit_inner(k).detach(), vs = unit_inner(v).detach();
     Tensor os = o.detach();
     autograd::record("attention", {q, k, v}, o, [qs, ks, vs, os, lse, opt](const Tensor& g) {
       return attention_backward(qs, ks, vs, os, lse, g, opt);

@@ -296,6 +296,18 @@ TEST(AttentionBackward, Float32GradientsMatchFloat64OfTheSameInputs) {
   }
 }
 
+TEST(AttentionBackward, KeyTileChunksForAnyThreadCount) {
+  // B x Hkv not a multiple of the threads: the key tiles are split into chunks whose dq
+  // sums are added in a fixed order. Exercise it whatever ATTNLAB_THREADS says.
+  const int saved = num_threads();
+  for (int threads : {1, 3, 4}) {
+    set_num_threads(threads);
+    check_backward({1, 4, 1, 300, 300, 16, 16}, opts(0.25), DType::F64, 1e-10);
+    check_backward({1, 6, 3, 200, 200, 8, 8}, opts(0.25, true, -1, {}, 70), DType::F32, 1e-5);
+  }
+  set_num_threads(saved);
+}
+
 TEST(AttentionBackward, RepeatsBitForBit) {
   // Multi-query heads (B x Hkv = 1) split the key tiles into chunks with separate dq sums.
   for (Problem p : {Problem{1, 4, 1, 300, 300, 16, 16}, Problem{2, 6, 3, 200, 200, 16, 16}}) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -346,10 +347,11 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
   const int64_t nkb = (d.Tk + kBlockK - 1) / kBlockK;
   const int64_t base = d.B * d.Hkv;
   const int64_t threads = num_threads();
-  // Split key tiles into chunks only when B x Hkv alone would leave threads idle.
-  int64_t chunks = 1;
-  if (base % threads != 0 && base < 8 * threads)
-    chunks = std::clamp<int64_t>((4 * threads + base - 1) / base, 1, std::max<int64_t>(nkb, 1));
+  // Split the key tiles into chunks (interleaved, so each holds early and late causal
+  // tiles alike) just enough that the task count B x Hkv x chunks is a multiple of the
+  // thread count: every thread gets the same number of similar tasks.
+  const int64_t chunks =
+      std::clamp<int64_t>(threads / std::gcd(base, threads), 1, std::max<int64_t>(nkb, 1));
   const RowRange range(d);
   const T scale = T(d.scale);
   const int64_t q_rows = d.B * d.H * d.Tq;

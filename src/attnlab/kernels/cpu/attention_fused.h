@@ -40,9 +40,10 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
 
 // Gradients of the forward above given dout, o and lse from it (flash-attention-2:
 // P = exp(logit - lse), dS = P * (dP - rowsum(dout * o))). Writes every element of dq, dk
-// and dv. Parallel over B x Hkv (x key-block chunks when that leaves threads idle); each
-// task owns its dk, dv rows, and dq is summed over chunks in a fixed order, so results
-// are deterministic for a given thread count.
+// and dv. Parallel over B x Hkv x chunks of key tiles, with the fewest chunks that make
+// the task count a multiple of the thread count (1 when B x Hkv already is); each task
+// owns its dk, dv rows, and the dq of each chunk is summed in a fixed order, so results
+// are deterministic for a given thread count. Needs (chunks - 1) extra dq buffers.
 template <class T>
 void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs, const T* k,
                          AttentionStrides ks, const T* v, AttentionStrides vs, const T* o,

@@ -24,6 +24,8 @@ std::vector<autograd::GradCase> all_gradcases() {
   add_loss_gradcases(cases);
   add_mask_gradcases(cases);
 
+  add_attention_gradcases(cases);
+
   return cases;
 }
 

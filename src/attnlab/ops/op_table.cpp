@@ -68,6 +68,9 @@ const std::vector<OpInfo>& op_table() {
       // ---- mask (ops/mask.cpp) ----
       {"causal_mask", "mask", "scores kept where j <= i + offset, fill elsewhere"},
       {"sliding_window_mask", "mask", "scores kept where i + offset - window < j <= i + offset"},
+
+      // ---- attention (ops/attention.cpp) ----
+      {"attention", "attention", "fused softmax attention: causal/window masks, ALiBi, GQA"},
   };
   return table;
 }

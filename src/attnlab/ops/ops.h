@@ -11,3 +11,4 @@
 #include "attnlab/ops/embedding.h"
 #include "attnlab/ops/loss.h"
 #include "attnlab/ops/mask.h"
+#include "attnlab/ops/attention.h"

@@ -21,18 +21,27 @@ std::shared_ptr<Param> ParamStore::declare(const std::string& name, const Shape&
   return p;
 }
 
-void ParamStore::allocate(uint64_t seed) {
+void ParamStore::allocate(uint64_t seed, DType dtype) {
   ATTNLAB_CHECK(!allocated(), "parameters allocated twice");
-  values_ = Tensor::zeros({total_});
-  grads_ = Tensor::zeros({total_});
+  values_ = Tensor::zeros({total_}, dtype);
+  grads_ = Tensor::zeros({total_}, dtype);
   for (auto& p : params_) {
     int64_t n = shape_numel(p->shape);
     Tensor flat = values_.slice_raw(0, p->offset, p->offset + n);
-    float* v = flat.data<float>();
     Rng rng(seed, uint64_t(p->offset));  // position-keyed: same values for any thread count
     switch (p->init.kind) {
-      case Init::Kind::Normal: rng.fill_normal(v, n, 0.f, float(p->init.a)); break;
-      case Init::Kind::Uniform: rng.fill_uniform(v, n, float(p->init.a), float(p->init.b)); break;
+      case Init::Kind::Normal:
+        dispatch_float(dtype, "parameter init", [&](auto tag) {
+          using T = decltype(tag);
+          rng.fill_normal(flat.data<T>(), n, T(0), T(p->init.a));
+        });
+        break;
+      case Init::Kind::Uniform:
+        dispatch_float(dtype, "parameter init", [&](auto tag) {
+          using T = decltype(tag);
+          rng.fill_uniform(flat.data<T>(), n, T(p->init.a), T(p->init.b));
+        });
+        break;
       case Init::Kind::Zeros: flat.fill(0.0); break;
       case Init::Kind::Ones: flat.fill(1.0); break;
       case Init::Kind::Constant: flat.fill(p->init.a); break;

@@ -41,15 +41,17 @@ class ParamStore {
   // Declares a parameter; its value exists after allocate().
   std::shared_ptr<Param> declare(const std::string& name, const Shape& shape, Init init,
                                  bool weight_decay = true);
-  // Lays out both flat buffers and initialises every parameter from `seed`.
-  void allocate(uint64_t seed);
+  // Lays out both flat buffers and initialises every parameter from `seed`. Training
+  // uses float32; float64 serves the reference forms and gradient checks in tests.
+  void allocate(uint64_t seed, DType dtype = DType::F32);
 
   bool allocated() const { return values_.defined(); }
   int64_t numel() const { return total_; }
   const std::vector<std::shared_ptr<Param>>& params() const { return params_; }
   const Param* find(const std::string& name) const;
-  Tensor& values() { return values_; }   // [numel] float32
-  Tensor& grads() { return grads_; }     // [numel] float32
+  DType dtype() const { return values_.dtype(); }
+  Tensor& values() { return values_; }   // [numel]
+  Tensor& grads() { return grads_; }     // [numel]
   void zero_grads() { grads_.zero(); }
 
  private:

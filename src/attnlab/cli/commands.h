@@ -8,5 +8,6 @@ void add_gradcheck_command(CLI::App& app);
 void add_list_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace attnlab::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   attnlab::cli::add_list_command(app);
   attnlab::cli::add_data_command(app);
   attnlab::cli::add_bench_command(app);
+  attnlab::cli::add_train_command(app);
 
   try {
     app.parse(argc, argv);

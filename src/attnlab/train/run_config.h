@@ -1,0 +1,90 @@
+// A training run's configuration: the whole TOML file ([model], [data], [train]).
+// Written beside every checkpoint as config.toml, so evaluation and generation rebuild
+// the model exactly as it was trained.
+#pragma once
+#include <string>
+
+#include "attnlab/io/config_schema.h"
+#include "attnlab/model/config.h"
+
+namespace attnlab::train {
+
+struct DataConfig {
+  std::string path = "data/python-docs";  // a folder made by `attnlab data prepare`
+  std::string tokenizer = "";             // filled from the corpus's meta.json when training starts
+
+  template <class V>
+  void visit(V& v) {
+    v.field("path", path, "prepared corpus folder (train.tok, val.tok, meta.json)", config::non_empty());
+    v.field("tokenizer", tokenizer, "tokenizer spec (byte | spm:PATH); empty: from the corpus");
+  }
+};
+
+struct TrainConfig {
+  int64_t seq_len = 256;
+  int64_t batch_size = 16;
+  int64_t grad_accum = 1;
+  int64_t steps = 1000;
+  double lr = 3e-3;
+  double lr_floor = 3e-4;
+  std::string schedule = "cosine";
+  int64_t warmup = 50;
+  double decay_fraction = 0.2;
+  std::string decay_shape = "linear";
+  double weight_decay = 0.1;
+  bool decay_all = false;
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double grad_clip = 1.0;
+  int64_t eval_every = 200;
+  int64_t eval_windows = 32;
+  int64_t log_every = 10;
+  int64_t checkpoint_every = 500;
+  int64_t keep_checkpoints = 2;
+  int64_t seed = 1234;
+  std::string form = "parallel";
+
+  template <class V>
+  void visit(V& v) {
+    v.field("seq_len", seq_len, "training window T", config::positive());
+    v.field("batch_size", batch_size, "windows per micro-batch B", config::positive());
+    v.field("grad_accum", grad_accum, "micro-batches per optimizer step", config::positive());
+    v.field("steps", steps, "optimizer steps", config::positive());
+    v.field("lr", lr, "peak learning rate", config::positive());
+    v.field("lr_floor", lr_floor, "rate at the end of a decay", config::non_negative());
+    v.choice("schedule", schedule, {"constant", "cosine", "wsd"}, "learning-rate schedule");
+    v.field("warmup", warmup, "linear warmup steps", config::non_negative());
+    v.field("decay_fraction", decay_fraction, "wsd: share of the run spent decaying", config::in_range(0, 1));
+    v.choice("decay_shape", decay_shape, {"linear", "cosine", "1-sqrt"}, "wsd: decay shape");
+    v.field("weight_decay", weight_decay, "AdamW decoupled weight decay", config::non_negative());
+    v.field("decay_all", decay_all, "also decay norms and embeddings");
+    v.field("beta1", beta1, "AdamW beta1", config::in_half_open(0, 1));
+    v.field("beta2", beta2, "AdamW beta2", config::in_half_open(0, 1));
+    v.field("eps", eps, "AdamW epsilon", config::positive());
+    v.field("grad_clip", grad_clip, "clip the global gradient norm to this (0: off)", config::non_negative());
+    v.field("eval_every", eval_every, "validation every N steps (0: only at the end)", config::non_negative());
+    v.field("eval_windows", eval_windows, "validation windows of seq_len tokens", config::positive());
+    v.field("log_every", log_every, "a metrics line every N steps", config::positive());
+    v.field("checkpoint_every", checkpoint_every, "a checkpoint every N steps (0: only at the end)",
+            config::non_negative());
+    v.field("keep_checkpoints", keep_checkpoints, "checkpoints kept on disk", config::positive());
+    v.field("seed", seed, "seed of initialisation and data order", config::non_negative());
+    v.choice("form", form, {"ref", "parallel", "recurrent"}, "mixer form used for training");
+    v.check(warmup <= steps, "warmup", "must be at most train.steps");
+    v.check(lr_floor <= lr, "lr_floor", "must be at most train.lr");
+  }
+};
+
+struct RunConfig {
+  model::ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+
+  template <class V>
+  void visit(V& v) {
+    v.section("model", model, "the language model");
+    v.section("data", data, "the training corpus");
+    v.section("train", train, "optimisation");
+  }
+};
+
+}  // namespace attnlab::train

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <new>
@@ -38,8 +39,14 @@ struct CachingAllocator {
     size_out = size;
     if (size >= kCacheThreshold) {
       std::lock_guard<std::mutex> lock(mutex);
-      auto it = free_blocks.find(size);
-      if (it != free_blocks.end()) {
+      // The most recently freed block of this size (multimap keeps equal keys in
+      // insertion order): it is the one still in cache. Taking the oldest instead made
+      // a loop that allocates and frees one output rotate over every cached block of
+      // its size, 5-10% slower for a 1024 x 64 x 1024 matmul whose 4 MiB output then
+      // missed in L3 each call.
+      auto [lo, hi] = free_blocks.equal_range(size);
+      if (lo != hi) {
+        auto it = std::prev(hi);
         void* p = it->second;
         free_blocks.erase(it);
         stats.bytes_cached -= size;

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   attnlab::cli::add_data_command(app);
   attnlab::cli::add_bench_command(app);
   attnlab::cli::add_train_command(app);
+  attnlab::cli::add_eval_command(app);
+  attnlab::cli::add_generate_command(app);
+  attnlab::cli::add_forward_command(app);
 
   try {
     app.parse(argc, argv);

@@ -8,17 +8,11 @@
 
 namespace attnlab::mixers {
 
+// Rules on single keys live in visit(); this adds what needs the model's width.
 void SoftmaxOptions::validate(int64_t d_model) const {
-  ATTNLAB_CHECK(heads > 0, "mixer.heads must be positive, got ", heads);
-  int64_t kvh = kv_heads ? kv_heads : heads;
-  ATTNLAB_CHECK(kvh > 0 && heads % kvh == 0, "mixer.kv_heads = ", kvh, " must divide mixer.heads = ", heads);
-  ATTNLAB_CHECK(head_dim > 0 || d_model % heads == 0, "mixer.heads = ", heads,
-                " must divide model.d_model = ", d_model, " (or set mixer.head_dim)");
-  ATTNLAB_CHECK(position == "nope" || position == "rope" || position == "alibi", "mixer.position = '",
-                position, "': expected nope, rope or alibi");
-  ATTNLAB_CHECK(rope_base > 1, "mixer.rope_base must be > 1, got ", rope_base);
-  position::parse_rope_style(rope_style);
-  ATTNLAB_CHECK(window >= 0, "mixer.window must be >= 0, got ", window);
+  config::validate_config(*this, "model.mixer");
+  ATTNLAB_CHECK(head_dim > 0 || d_model % heads == 0, "model.mixer.heads = ", heads,
+                " must divide model.d_model = ", d_model, " (or set model.mixer.head_dim)");
 }
 
 size_t KVCache::bytes() const {

@@ -19,6 +19,18 @@ int num_threads();
 // Call once at start-up: applies the default thread count to OpenMP and OpenBLAS.
 void init_threads();
 
+// Sets the thread count for a scope and restores the previous one.
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : previous_(num_threads()) { set_num_threads(n); }
+  ~ScopedThreads() { set_num_threads(previous_); }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
 // Calls f(begin, end) on disjoint sub-ranges of [begin, end) covering it, in parallel
 // when the range holds more than `grain` items. The split is static, so which thread
 // computes which item never changes results.

@@ -1,6 +1,8 @@
-// The one table of token mixers (DESIGN.md convention 3). The CLI's `list`, config
-// parsing, the registry-walking tests and the benchmarks all read it; adding a mixer
-// means its folder, one line in registry.cpp and its section in docs/MECHANISMS.md.
+// The one table of token mixers (DESIGN.md convention 3). Config parsing
+// (model/config.h) and the registry-walking tests (registry_test.cpp) read it; the CLI's
+// `list` and the benchmarks are to read it too but do not yet. Adding a mixer means its
+// folder, one line in registry.cpp and its section in docs/MECHANISMS.md
+// (docs/adding-a-mixer.md).
 //
 // Each mixer has an options struct with a visit() (io/config_schema.h) declaring the
 // keys it accepts in [model.mixer] beside `name`. MixerOptions type-erases it.

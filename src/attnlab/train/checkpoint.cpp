@@ -71,7 +71,10 @@ std::string save_checkpoint(const std::string& out_dir, const RunConfig& run, co
     std::string n = entry.path().filename().string();
     if (entry.is_directory() && n.rfind("step_", 0) == 0) steps.push_back(n);
   }
-  std::sort(steps.begin(), steps.end());
+  // Numeric order: names gain a digit past step 999999.
+  std::sort(steps.begin(), steps.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
   for (size_t i = 0; i + size_t(keep) < steps.size(); ++i)
     if (steps[i] != name) fs::remove_all(fs::path(out_dir) / steps[i], ec);
   return final_dir.string();

@@ -13,7 +13,7 @@ size_t DecodeState::bytes() const {
   return b;
 }
 
-LanguageModel::LanguageModel(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg) {
+LanguageModel::LanguageModel(const ModelConfig& cfg, uint64_t seed, DType dtype) : cfg_(cfg) {
   cfg_.validate();
   const int64_t C = cfg_.d_model, V = cfg_.vocab_size, F = cfg_.ff_dim();
   const bool layer_norm = cfg_.norm == "layer";
@@ -36,7 +36,7 @@ LanguageModel::LanguageModel(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg) 
   norm_w_ = params_.declare("norm.weight", {C}, Init::ones(), false);
   if (layer_norm) norm_b_ = params_.declare("norm.bias", {C}, Init::zeros(), false);
   if (!cfg_.tie_embeddings) head_ = params_.declare("head.weight", {V, C}, Init::normal(0.02));
-  params_.allocate(seed);
+  params_.allocate(seed, dtype);
 }
 
 Tensor LanguageModel::norm(const Tensor& x, const std::shared_ptr<Param>& w,

@@ -27,8 +27,9 @@ struct DecodeState {
 
 class LanguageModel {
  public:
-  // Declares and initialises every parameter from `seed`.
-  LanguageModel(const ModelConfig& cfg, uint64_t seed);
+  // Declares and initialises every parameter from `seed`. Training uses float32; float64
+  // serves reference runs and finite-difference gradient checks in tests.
+  LanguageModel(const ModelConfig& cfg, uint64_t seed, DType dtype = DType::F32);
 
   const ModelConfig& config() const { return cfg_; }
   ParamStore& params() { return params_; }

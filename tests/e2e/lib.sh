@@ -32,7 +32,7 @@ make_corpus() {
     for i in $(seq 1 24); do
       seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
       printf '%s ' "${sentences[$(( seed / 65536 % ${#sentences[@]} ))]}"
-      (( i % 4 == 0 )) && printf '\n\n'
+      if (( i % 4 == 0 )); then printf '\n\n'; fi
     done > "$dir/text/doc$d.txt"
   done
   "$BIN" data prepare --input "$dir/text" --out "$dir/prepared" --val-fraction 0.25 --seed 3 > /dev/null

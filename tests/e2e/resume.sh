@@ -13,14 +13,15 @@ source "$(dirname "$0")/lib.sh"
 make_corpus "$TMP/corpus"
 N=24 HALF=12
 
-# losses FILE [FROM]: "step loss" per line, the loss as the exact text metrics.jsonl holds.
+# losses FILE [FROM]: "step loss grad_norm lr" per line, as the exact text metrics.jsonl holds.
 losses() {
   python3 - "$1" "${2:-0}" <<'PY'
 import re, sys
 for line in open(sys.argv[1]):
-    step, loss = re.search(r'"step":(\d+)', line), re.search(r'"loss":([^,}]*)', line)
-    if step and loss and int(step.group(1)) > int(sys.argv[2]):
-        print(step.group(1), loss.group(1))
+    step = re.search(r'"step":(\d+)', line)
+    values = [re.search(rf'"{k}":([^,}}]*)', line) for k in ("loss", "grad_norm", "lr")]
+    if step and all(values) and int(step.group(1)) > int(sys.argv[2]):
+        print(step.group(1), *(v.group(1) for v in values))
 PY
 }
 

@@ -63,6 +63,16 @@ for r in doc["results"]:
     assert r["stride"] == r["length"] // 2 and r["seconds"] >= 0
 PY
 
+# The recurrent form (one query at a time against the KV cache) scores the same text alike.
+"$BIN" eval "$TMP/run" --lengths 16 --max-tokens 128 --no-sliding --json "$TMP/par.json" > /dev/null
+"$BIN" eval "$TMP/run" --lengths 16 --max-tokens 128 --no-sliding --form recurrent --json "$TMP/rec.json" > /dev/null
+python3 - "$TMP/par.json" "$TMP/rec.json" <<'PY' || fail "eval: the recurrent form disagrees with the parallel one"
+import json, sys
+par, rec = (json.load(open(f))["results"][0]["non_overlapping"] for f in sys.argv[1:])
+assert par["tokens"] == rec["tokens"] == 128, (par, rec)
+assert abs(par["loss"] - rec["loss"]) < 1e-5, (par["loss"], rec["loss"])
+PY
+
 # ---- generate: the prompt, then text; the same seed gives the same text ----
 PROMPT="The model reads"
 gen() { "$BIN" generate "$TMP/run" --prompt "$PROMPT" --max-new 48 "$@"; }

@@ -61,6 +61,7 @@ void add_eval_command(CLI::App& app) {
     int64_t n = std::min<int64_t>(val.size(), a->max_tokens + 1);
     eval::PerplexityOptions opt;
     opt.lengths = parse_int_list(a->lengths, "--lengths");
+    for (int64_t L : opt.lengths) train::check_sequence_length(m, L, cat("eval --lengths ", L));
     opt.max_tokens = a->max_tokens;
     opt.stride = a->stride;
     opt.sliding = !a->no_sliding;

@@ -59,6 +59,7 @@ void add_forward_command(CLI::App& app) {
       ids = data::make_tokenizer(m.run.data.tokenizer)->encode(a->text);
     }
     int64_t T = int64_t(ids.size());
+    train::check_sequence_length(m, T, a->tokens.empty() ? std::string("forward --text") : "forward --tokens " + a->tokens);
     autograd::NoGradGuard no_grad;
     mixers::Form form = mixers::parse_form(a->form);
     model::DecodeState state = m.model->make_state();

@@ -31,6 +31,9 @@ void add_generate_command(CLI::App& app) {
     train::LoadedModel m = train::load_model(a->checkpoint, a->sets);
     auto tok = data::make_tokenizer(m.run.data.tokenizer);
     std::vector<int32_t> prompt = tok->encode(a->prompt);
+    // The last sampled token is never fed back, hence the - 1.
+    train::check_sequence_length(m, int64_t(prompt.size()) + a->max_new - 1,
+                                 cat("generate: the prompt (", prompt.size(), " tokens) with --max-new ", a->max_new));
     std::fputs(a->prompt.c_str(), stdout);
     std::fflush(stdout);
     model::generate(*m.model, prompt, a->max_new, a->sampling, [&](int32_t t) {

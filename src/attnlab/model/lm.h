@@ -28,7 +28,7 @@ struct DecodeState {
 class LanguageModel {
  public:
   // Declares and initialises every parameter from `seed`. Training uses float32; float64
-  // parameters serve the golden parity tests against PyTorch (tests/golden/).
+  // serves golden parity (tests/golden/), reference runs and finite-difference checks.
   LanguageModel(const ModelConfig& cfg, uint64_t seed, DType dtype = DType::F32);
 
   const ModelConfig& config() const { return cfg_; }

@@ -107,7 +107,7 @@ LoadedModel load_model(const std::string& path, const std::vector<std::string>& 
                   " is missing");
     const Tensor& t = file.tensors.at(p->name);
     ATTNLAB_CHECK(t.shape() == p->shape, model_path, ": tensor '", p->name, "' has shape ", shape_str(t.shape()),
-                  ", the config gives ", shape_str(p->shape));
+                  ", ", config_path, " gives ", shape_str(p->shape));
     ATTNLAB_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64 || t.dtype() == DType::BF16, model_path,
                   ": tensor '", p->name, "' is ", dtype_name(t.dtype()), ", expected a float type");
     p->value.detach().copy_from(t);
@@ -118,6 +118,13 @@ LoadedModel load_model(const std::string& path, const std::vector<std::string>& 
                   "' is not a parameter of the model that ", config_path, " describes");
   (void)matched;
   return out;
+}
+
+void check_sequence_length(const LoadedModel& m, int64_t tokens, const std::string& what) {
+  const int64_t limit = m.run.model.max_seq_len;
+  ATTNLAB_CHECK(limit == 0 || tokens <= limit, what, " needs a sequence of ", tokens,
+                " tokens, longer than model.max_seq_len = ", limit, " in ",
+                (fs::path(m.dir) / "config.toml").string());
 }
 
 TrainState load_train_state(const std::string& step_dir) {

@@ -43,6 +43,10 @@ struct LoadedModel {
 // name or shape are one-line errors naming the file and the tensor.
 LoadedModel load_model(const std::string& path, const std::vector<std::string>& sets = {});
 
+// Refuses, before any work, a sequence of `tokens` longer than the checkpoint's
+// model.max_seq_len: one line naming `what` asked for it and the config that sets the limit.
+void check_sequence_length(const LoadedModel& m, int64_t tokens, const std::string& what);
+
 // The optimizer state of a step folder.
 TrainState load_train_state(const std::string& step_dir);
 

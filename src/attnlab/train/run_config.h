@@ -84,6 +84,8 @@ struct RunConfig {
     v.section("model", model, "the language model");
     v.section("data", data, "the training corpus");
     v.section("train", train, "optimisation");
+    v.check(model.max_seq_len == 0 || train.seq_len <= model.max_seq_len, "train.seq_len",
+            "must be at most model.max_seq_len");
   }
 };
 

@@ -106,6 +106,8 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
 
   int64_t start_step = 0;
   if (opt.resume) {
+    ATTNLAB_CHECK(fs::exists(fs::path(opt.out_dir) / "latest"), "--resume: '", opt.out_dir,
+                  "' holds no checkpoint (no `latest` file); leave out --resume to start a new run there");
     std::string dir = resolve_checkpoint(opt.out_dir);
     LoadedModel loaded = load_model(dir);
     model.params().values().copy_from(loaded.model->params().values());

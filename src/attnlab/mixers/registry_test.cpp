@@ -140,7 +140,6 @@ TEST_P(MixerForms, StateCarriedAcrossCallsEqualsOneCall) {
 TEST_P(MixerForms, Float64GradientsMatchFiniteDifferences) {
   static const auto cases = all_cases();
   const Case& c = cases[GetParam()];
-  if (c.form == Form::Recurrent) GTEST_SKIP() << "covered by agreement with ref";
   auto b = build(*c.entry, c.variant, DType::F64);
   std::vector<Tensor> params;
   for (const auto& p : b->store.params()) params.push_back(p->value);

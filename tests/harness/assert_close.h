@@ -15,6 +15,18 @@ namespace attnlab::testing {
 ::testing::AssertionResult assert_close(const std::string& name, const Tensor& ref,
                                         const Tensor& got, double tol);
 
+// The message of the attnlab::Error that f() throws, or "(no error)" when it throws none:
+//   EXPECT_NE(error_of([&] { op(bad); }).find("expected"), std::string::npos);
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 // Sizes that are not multiples of any vector width or block size.
 inline constexpr int64_t kOddSizes[] = {1, 3, 63, 127, 1000};
 

@@ -7,8 +7,11 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include "harness/assert_close.h"
 
 namespace attnlab::data::testing {
+
+using ::attnlab::testing::error_of;
 
 // A fresh folder under the system temp directory, removed with everything in it.
 class TempDir {
@@ -45,17 +48,6 @@ inline void write_text(const std::string& path, const std::string& text) {
 inline std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Runs f and returns the attnlab::Error message it threw ("" if none was thrown).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace attnlab::data::testing

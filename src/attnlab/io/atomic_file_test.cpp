@@ -16,6 +16,8 @@
 namespace attnlab::io {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 using attnlab::testing::read_plain;
 using attnlab::testing::TempDir;
 using attnlab::testing::write_plain;
@@ -25,16 +27,6 @@ std::string pattern(size_t n, unsigned seed = 7) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = char((i * 131 + seed) & 0xFF);
   return s;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(AtomicFile, WriteThenReadAtOddSizes) {

@@ -15,6 +15,8 @@
 namespace attnlab::io {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 using attnlab::testing::read_plain;
 using attnlab::testing::TempDir;
 using attnlab::testing::write_plain;
@@ -100,16 +102,6 @@ void expect_matches(const HandFile& f, const NamedTensors& tensors, const Metada
   EXPECT_EQ(i, tensors.size());
   EXPECT_EQ(expect_begin, f.data.size()) << "trailing bytes after the last tensor";
   EXPECT_EQ(meta.empty(), !f.header.contains("__metadata__"));
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 #define EXPECT_HAS(haystack, needle) \

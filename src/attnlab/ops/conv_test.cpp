@@ -12,6 +12,8 @@
 namespace attnlab::ops {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 using attnlab::testing::assert_close;
 
 // ---- the reference: the definition, one multiply-add at a time, in double ----
@@ -57,15 +59,6 @@ void check_result(const std::string& name, const std::vector<double>& ref, const
   if (!ref.empty()) {
     EXPECT_CLOSE(name, Tensor::from_vector(ref, got.shape()), got, tol);
   }
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 struct Combo {

@@ -13,6 +13,8 @@
 namespace attnlab::ops {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 constexpr int64_t kLengths[] = {1, 2, 3, 63, 127, 1000};
 constexpr double kPi = 3.14159265358979323846;
 
@@ -55,15 +57,6 @@ double norm(const Tensor& t) {
   double s = 0;
   for (double v : t.to_vector()) s += v * v;
   return std::sqrt(s);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 // dct and idct against the definition, their round trip, and norm preservation.

@@ -10,6 +10,8 @@
 namespace attnlab::ops {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 using testing::kOddSizes;
 
 Tensor random_ids(Rng& rng, const Shape& shape, int64_t V) {
@@ -108,15 +110,6 @@ TEST(Embedding, NoGraphWhenTheTableNeedsNoGradient) {
   Tensor table = Tensor::zeros({3, 2});
   Tensor out = embedding(Tensor::from_vector(std::vector<int32_t>{0, 2}, {2}), table);
   EXPECT_FALSE(out.requires_grad());
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Embedding, BadIdsNameTheIdItsPositionAndV) {

@@ -12,6 +12,8 @@
 namespace attnlab::ops {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 using testing::kOddSizes;
 
 // Targets in [0, V); when ignore_every > 0, rows n with n % ignore_every == 1 get `ignore`.
@@ -63,15 +65,6 @@ Tensor scaled_rows(const std::vector<double>& dnll, const std::vector<double>& r
   int64_t V = s.back();
   for (size_t i = 0; i < d.size(); ++i) d[i] *= row_scale[i / size_t(V)];
   return Tensor::from_vector(d, s);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 class CrossEntropyTest : public ::testing::TestWithParam<DType> {};

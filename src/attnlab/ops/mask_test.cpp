@@ -12,6 +12,8 @@
 namespace attnlab::ops {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // The definition: (i, j) of each [Tq, Tk] block is kept when
@@ -38,15 +40,6 @@ void expect_same(const std::vector<double>& want, const Tensor& got, const std::
   auto bad = std::mismatch(want.begin(), want.end(), g.begin());
   ASSERT_TRUE(bad.first == want.end()) << what << " at flat index " << (bad.first - want.begin())
                                        << ": want " << *bad.first << ", got " << *bad.second;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 class MaskTest : public ::testing::TestWithParam<DType> {};

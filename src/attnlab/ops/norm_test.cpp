@@ -12,17 +12,9 @@
 namespace attnlab::ops {
 namespace {
 
-using testing::kOddSizes;
+using ::attnlab::testing::error_of;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::kOddSizes;
 
 struct Ref {
   Tensor y, mean, rstd, dx, dw, db;

@@ -11,17 +11,9 @@
 namespace attnlab::ops {
 namespace {
 
-using testing::kOddSizes;
+using ::attnlab::testing::error_of;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::kOddSizes;
 
 // The reference: every input element added, in double, into the output element its index
 // maps to once the reduced dimensions are dropped (or set to 0 with keepdim).

@@ -13,18 +13,10 @@
 namespace attnlab::ops {
 namespace {
 
+using ::attnlab::testing::error_of;
+
 using testing::kOddSizes;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // The definition, in double: y = exp(x - max) / sum exp(x - max); a row of only -inf
 // gives zeros (log_softmax: -inf).

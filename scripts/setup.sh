@@ -21,6 +21,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev         # micro-benchmarks
   python3-doc              # the default corpus: Python's documentation sources (scripts/prepare_corpus.sh)
+  python3                  # the end-to-end tests parse JSON and safetensors headers with it
 )
 
 missing=()

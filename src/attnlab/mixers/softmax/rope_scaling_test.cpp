@@ -113,6 +113,8 @@ TEST(RopeScalingMixer, KeysAreCommandLineOverridesOfARunConfig) {
   }
   EXPECT_THROW(config::apply_overrides(base, {"model.mixer.rope_factor=0"}), Error);
   EXPECT_THROW(config::apply_overrides(base, {"model.mixer.yarn_beta_fast=0.5"}), Error);
+  // A scaling on a model without RoPE would silently do nothing: refused.
+  EXPECT_THROW(config::apply_overrides(base, {"model.mixer.position=alibi", "model.mixer.rope_scaling=pi"}), Error);
   // dynamic_ntk or yarn without a trained length fail when the mixer is built, naming the key.
   try {
     build({"rope_scaling=yarn", "rope_factor=2"});

@@ -53,6 +53,7 @@ struct SoftmaxOptions {
     v.field("yarn_beta_fast", yarn_beta_fast, "YaRN beta_fast (rotations; no interpolation above)", config::number_rule("must be > 0", [](double x) { return x > 0; }));
     v.field("yarn_beta_slow", yarn_beta_slow, "YaRN beta_slow (rotations; full interpolation below)", config::number_rule("must be > 0", [](double x) { return x > 0; }));
     v.check(yarn_beta_fast > yarn_beta_slow, "yarn_beta_fast", "must be greater than yarn_beta_slow");
+    v.check(rope_scaling == "none" || position == "rope", "rope_scaling", "needs position = \"rope\"");
   }
 };
 

@@ -73,6 +73,28 @@ assert par["tokens"] == rec["tokens"] == 128, (par, rec)
 assert abs(par["loss"] - rec["loss"]) < 1e-5, (par["loss"], rec["loss"])
 PY
 
+# RoPE scalings at evaluation: the trainer recorded L_train in the checkpoint, yarn runs
+# from the command line and changes the score, and under dynamic NTK (which re-rotates the
+# KV cache) the recurrent form still scores like the parallel one beyond L_train = 32.
+grep -q "^rope_original_length = 32$" "$TMP/run/step_000040/config.toml" ||
+  fail "config.toml should record rope_original_length = 32 (train.seq_len)"
+"$BIN" eval "$TMP/run" --lengths 64 --max-tokens 128 --no-sliding --json "$TMP/plain64.json" > /dev/null
+"$BIN" eval "$TMP/run" --lengths 64 --max-tokens 128 --no-sliding --json "$TMP/yarn64.json" \
+  --set model.mixer.rope_scaling=yarn --set model.mixer.rope_factor=8 > /dev/null || fail "eval with yarn"
+for form in parallel recurrent; do
+  "$BIN" eval "$TMP/run" --lengths 64 --max-tokens 128 --no-sliding --form $form --json "$TMP/dyn_$form.json" \
+    --set model.mixer.rope_scaling=dynamic_ntk --set model.mixer.rope_factor=2 > /dev/null || fail "eval with dynamic_ntk ($form)"
+done
+python3 - "$TMP/plain64.json" "$TMP/yarn64.json" "$TMP/dyn_parallel.json" "$TMP/dyn_recurrent.json" <<'PY' || fail "eval with RoPE scalings"
+import json, math, sys
+plain, yarn, dpar, drec = (json.load(open(f))["results"][0]["non_overlapping"] for f in sys.argv[1:])
+assert math.isfinite(yarn["loss"]) and yarn["tokens"] == plain["tokens"] == 128, (plain, yarn)
+assert abs(yarn["loss"] - plain["loss"]) > 1e-6, (plain["loss"], yarn["loss"])
+assert abs(dpar["loss"] - drec["loss"]) < 1e-5, (dpar["loss"], drec["loss"])
+assert abs(dpar["loss"] - plain["loss"]) > 1e-6, (plain["loss"], dpar["loss"])
+print(f"rope scalings at 64: plain {plain['loss']:.4f} yarn {yarn['loss']:.4f} dynamic_ntk {dpar['loss']:.4f}/{drec['loss']:.4f}", file=sys.stderr)
+PY
+
 # ---- generate: the prompt, then text; the same seed gives the same text ----
 PROMPT="The model reads"
 gen() { "$BIN" generate "$TMP/run" --prompt "$PROMPT" --max-new 48 "$@"; }

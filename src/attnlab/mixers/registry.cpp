@@ -10,7 +10,15 @@ const std::vector<MixerEntry>& mixer_registry() {
           "softmax", "causal multi-head softmax attention (GQA; NoPE, RoPE, ALiBi)",
           {Form::Ref, Form::Parallel, Form::Recurrent},
           {{"position=nope"}, {"position=rope"}, {"position=rope", "rope_style=interleaved"},
-           {"position=alibi", "heads=6", "kv_heads=2"}, {"position=rope", "window=5"}}),
+           {"position=alibi", "heads=6", "kv_heads=2"}, {"position=rope", "window=5"},
+           // RoPE scalings. dynamic_ntk's L_train = 40 keeps the 37-token state test unscaled
+           // (a call's frequencies depend on its total length, so earlier rows differ by
+           // design); the forms are compared at 63, 127 and 1000, where it scales.
+           // mixers/softmax/rope_scaling_test.cpp checks its decoding and gradients scaled.
+           {"position=rope", "rope_scaling=pi", "rope_factor=2"},
+           {"position=rope", "rope_scaling=ntk", "rope_factor=4", "rope_style=interleaved"},
+           {"position=rope", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"},
+           {"position=rope", "rope_scaling=yarn", "rope_factor=4", "rope_original_length=16"}}),
   };
   return table;
 }

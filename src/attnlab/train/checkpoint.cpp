@@ -98,6 +98,7 @@ LoadedModel load_model(const std::string& path, const std::vector<std::string>& 
   out.dir = resolve_checkpoint(path);
   const std::string config_path = (fs::path(out.dir) / "config.toml").string();
   out.run = config::parse_config_file<RunConfig>(config_path, sets);
+  fill_trained_length(out.run);
   out.model = std::make_unique<model::LanguageModel>(out.run.model, 0);
   const std::string model_path = (fs::path(out.dir) / "model.safetensors").string();
   io::SafetensorsFile file = io::load_safetensors(model_path);

@@ -89,4 +89,10 @@ struct RunConfig {
   }
 };
 
+// Fills what the model cannot know on its own from the training settings: a softmax
+// mixer's rope_original_length = 0 becomes train.seq_len (RoPE scalings need it). The
+// trainer calls it so checkpoints record the value; load_model calls it so checkpoints
+// written before the key existed still evaluate with --set model.mixer.rope_scaling=...
+void fill_trained_length(RunConfig& run);
+
 }  // namespace attnlab::train

@@ -14,6 +14,7 @@
 #include "attnlab/autograd/node.h"
 #include "attnlab/data/batcher.h"
 #include "attnlab/io/atomic_file.h"
+#include "attnlab/mixers/softmax/softmax.h"
 #include "attnlab/model/lm.h"
 #include "attnlab/train/adamw.h"
 #include "attnlab/train/checkpoint.h"
@@ -87,6 +88,11 @@ double validation_loss(model::LanguageModel& model, const std::string& corpus_di
   return total / double(n);
 }
 
+void fill_trained_length(RunConfig& run) {
+  if (auto* sm = dynamic_cast<mixers::OptionsOf<mixers::SoftmaxOptions>*>(run.model.mixer.options.get()))
+    if (sm->value.rope_original_length == 0) sm->value.rope_original_length = run.train.seq_len;
+}
+
 TrainResult run_training(RunConfig run, const TrainOptions& opt) {
   TrainConfig& tc = run.train;
   // The corpus decides the vocabulary; the config may only confirm it.
@@ -94,6 +100,7 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
   std::string corpus_tokenizer = read_corpus_tokenizer(run.data.path, corpus_vocab);
   if (run.data.tokenizer.empty()) run.data.tokenizer = corpus_tokenizer;
   if (run.model.vocab_size == 0) run.model.vocab_size = corpus_vocab;
+  fill_trained_length(run);
   ATTNLAB_CHECK(run.model.vocab_size >= corpus_vocab, "model.vocab_size = ", run.model.vocab_size,
                 " is smaller than the corpus's vocabulary (", corpus_vocab, ")");
 

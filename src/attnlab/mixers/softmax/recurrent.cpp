@@ -20,4 +20,18 @@ Tensor softmax_attention_recurrent(const Tensor& q, const Tensor& k, const Tenso
   return T == 1 ? outs[0] : ops::concat(outs, 2);
 }
 
+Tensor softmax_attention_recurrent_prefix(const Tensor& q, const Tensor& k_all, const Tensor& v_all,
+                                          const ops::AttentionOptions& opt) {
+  int64_t T = q.size(2), start = k_all.size(2) - T;
+  std::vector<Tensor> outs;
+  outs.reserve(size_t(T));
+  for (int64_t t = 0; t < T; ++t) {
+    ops::AttentionOptions step = opt;
+    step.q_offset = start + t;
+    outs.push_back(ops::attention(ops::slice(q, 2, t, t + 1), ops::slice(k_all, 2, 0, start + t + 1),
+                                  ops::slice(v_all, 2, 0, start + t + 1), step));
+  }
+  return T == 1 ? outs[0] : ops::concat(outs, 2);
+}
+
 }  // namespace attnlab::mixers

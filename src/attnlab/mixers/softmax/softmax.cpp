@@ -58,6 +58,13 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
   head_dim_ = opt_.head_dim ? opt_.head_dim : d_model_ / heads_;
   rope_.base = opt_.rope_base;
   rope_.style = position::parse_rope_style(opt_.rope_style);
+  // RoPE scaling: checked here so a bad combination fails at build time, not mid-eval.
+  rope_.scaling = position::parse_rope_scaling(opt_.rope_scaling);
+  rope_.factor = opt_.rope_factor;
+  rope_.original_length = opt_.rope_original_length;
+  rope_.beta_fast = opt_.yarn_beta_fast;
+  rope_.beta_slow = opt_.yarn_beta_slow;
+  if (opt_.position == "rope") position::rope_frequencies(rope_, head_dim_, 1);
   if (opt_.position == "alibi")
     for (double s : position::alibi_slopes(heads_)) alibi_slopes_.push_back(float(s));
   // GPT-2 initialisation: N(0, 0.02), the residual projection scaled by 1/sqrt(2 * layers).
@@ -91,9 +98,15 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
   Tensor q = project_heads(x, wq_->value, heads_, head_dim_);
   Tensor k = project_heads(x, wk_->value, kv_heads_, head_dim_);
   Tensor v = project_heads(x, wv_->value, kv_heads_, head_dim_);
+  // Dynamic NTK: the frequencies depend on L = start + T, so keys cached by earlier calls
+  // were rotated for a shorter length. The cache therefore holds unrotated keys and the
+  // whole cache is rotated again at each call (O(L D), the cost of attending anyway); the
+  // newest token then sees exactly what a single parallel pass over all L tokens gives it.
+  const bool rerotate = opt_.position == "rope" && rope_.scaling == position::RopeScaling::DynamicNTK;
+  const int64_t L = start + T;
   if (opt_.position == "rope") {
-    q = position::rope(q, start, rope_);
-    k = position::rope(k, start, rope_);
+    q = position::rope(q, start, rope_, L);
+    if (!rerotate) k = position::rope(k, start, rope_, L);
   }
   ops::AttentionOptions ao;
   ao.scale = 1.0 / std::sqrt(double(head_dim_));
@@ -101,12 +114,17 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
   ao.alibi_slopes = alibi_slopes_;
   ao.window = opt_.window;
   Tensor o;
-  if (form == Form::Recurrent) {
+  if (form == Form::Recurrent && rerotate) {
+    KVCache local;
+    auto [k_all, v_all] = (cache ? *cache : local).append(k, v);
+    o = softmax_attention_recurrent_prefix(q, position::rope(k_all, 0, rope_, L), v_all, ao);
+  } else if (form == Form::Recurrent) {
     KVCache local;
     o = softmax_attention_recurrent(q, k, v, ao, cache ? *cache : local);
   } else {
     Tensor k_all = k, v_all = v;
     if (cache) std::tie(k_all, v_all) = cache->append(k, v);
+    if (rerotate) k_all = position::rope(k_all, 0, rope_, L);
     o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao)
                           : softmax_attention_parallel(q, k_all, v_all, ao);
   }

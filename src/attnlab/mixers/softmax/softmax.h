@@ -26,6 +26,12 @@ struct SoftmaxOptions {
   double rope_base = 10000.0;
   std::string rope_style = "half";  // half | interleaved
   int64_t window = 0;     // 0: attend to the whole prefix; else the last `window` keys
+  // RoPE scalings for evaluation beyond the trained length (position/rope.h).
+  std::string rope_scaling = "none";  // none | pi | ntk | dynamic_ntk | yarn
+  double rope_factor = 1.0;
+  int64_t rope_original_length = 0;  // 0: train.seq_len (the trainer fills it in)
+  double yarn_beta_fast = 32.0;
+  double yarn_beta_slow = 1.0;
 
   void validate(int64_t d_model) const;
 
@@ -39,6 +45,15 @@ struct SoftmaxOptions {
     v.choice("rope_style", rope_style, {"half", "interleaved"}, "RoPE pairing: half-split (NeoX) or interleaved (GPT-J)");
     v.field("window", window, "sliding window in tokens (0: the whole prefix)", config::non_negative());
     v.check(kv_heads == 0 || heads % kv_heads == 0, "kv_heads", "must divide heads");
+    v.choice("rope_scaling", rope_scaling, {"none", "pi", "ntk", "dynamic_ntk", "yarn"},
+             "RoPE scaling for contexts beyond the trained length (docs/MECHANISMS.md)");
+    v.field("rope_factor", rope_factor, "RoPE scaling factor s", config::number_rule("must be > 0", [](double x) { return x > 0; }));
+    v.field("rope_original_length", rope_original_length, "trained length L_train for dynamic_ntk and yarn (0: train.seq_len)",
+            config::non_negative());
+    v.field("yarn_beta_fast", yarn_beta_fast, "YaRN beta_fast (rotations; no interpolation above)", config::number_rule("must be > 0", [](double x) { return x > 0; }));
+    v.field("yarn_beta_slow", yarn_beta_slow, "YaRN beta_slow (rotations; full interpolation below)", config::number_rule("must be > 0", [](double x) { return x > 0; }));
+    v.check(yarn_beta_fast > yarn_beta_slow, "yarn_beta_fast", "must be greater than yarn_beta_slow");
+    v.check(rope_scaling == "none" || position == "rope", "rope_scaling", "needs position = \"rope\"");
   }
 };
 
@@ -64,6 +79,11 @@ Tensor softmax_attention_parallel(const Tensor& q, const Tensor& k, const Tensor
                                   const ops::AttentionOptions& opt);
 Tensor softmax_attention_recurrent(const Tensor& q, const Tensor& k, const Tensor& v,
                                    const ops::AttentionOptions& opt, KVCache& cache);
+// The recurrent form when the cache has already been extended (dynamic NTK re-rotates the
+// whole cache each call): the T queries are the last T of k_all's positions, taken one at
+// a time against the keys up to each.
+Tensor softmax_attention_recurrent_prefix(const Tensor& q, const Tensor& k_all, const Tensor& v_all,
+                                          const ops::AttentionOptions& opt);
 
 class SoftmaxAttention : public Mixer {
  public:

@@ -14,6 +14,7 @@
 #include "attnlab/autograd/node.h"
 #include "attnlab/data/batcher.h"
 #include "attnlab/io/atomic_file.h"
+#include "attnlab/mixers/softmax/softmax.h"
 #include "attnlab/model/lm.h"
 #include "attnlab/train/adamw.h"
 #include "attnlab/train/checkpoint.h"
@@ -94,6 +95,12 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
   std::string corpus_tokenizer = read_corpus_tokenizer(run.data.path, corpus_vocab);
   if (run.data.tokenizer.empty()) run.data.tokenizer = corpus_tokenizer;
   if (run.model.vocab_size == 0) run.model.vocab_size = corpus_vocab;
+  // ALiBi's and log-n scaling's training length default to the training window; filled
+  // here so checkpoints record it and length scaling at evaluation knows L_train.
+  if (auto* so = dynamic_cast<mixers::OptionsOf<mixers::SoftmaxOptions>*>(run.model.mixer.options.get())) {
+    if (so->value.alibi_original_length == 0) so->value.alibi_original_length = tc.seq_len;
+    if (so->value.attn_original_length == 0) so->value.attn_original_length = tc.seq_len;
+  }
   ATTNLAB_CHECK(run.model.vocab_size >= corpus_vocab, "model.vocab_size = ", run.model.vocab_size,
                 " is smaller than the corpus's vocabulary (", corpus_vocab, ")");
 

@@ -21,6 +21,7 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=rope", "key_norm=true", "key_norm_temperature=2", "attn_scale=logn",
             "attn_original_length=16"},
            {"position=nope", "key_norm=true", "kv_heads=2"},
+           {"position=rope", "key_norm=true", "key_norm_learnable=true", "key_norm_temperature=3"},
            {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"}}),
   };
   return table;

@@ -73,6 +73,10 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
   wk_ = p.declare(ctx.prefix + "wk.weight", {kv_heads_ * head_dim_, d_model_}, model::Init::normal(0.02));
   wv_ = p.declare(ctx.prefix + "wv.weight", {kv_heads_ * head_dim_, d_model_}, model::Init::normal(0.02));
   wo_ = p.declare(ctx.prefix + "wo.weight", {d_model_, heads_ * head_dim_}, model::Init::normal(std_out));
+  // Declared last so the other parameters keep their place (and initial values).
+  if (opt_.key_norm_learnable)
+    key_norm_tau_ = p.declare(ctx.prefix + "key_norm.temperature", {heads_},
+                              model::Init::constant(opt_.key_norm_temperature), /*weight_decay=*/false);
 }
 
 // The slopes as every form uses them (float32, so all forms see the same values).
@@ -125,6 +129,10 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
     // Su's entropy-invariant log_{L_train}(n); not clamped, so < 1 for n < L_train.
     double log_train = std::log(double(opt_.attn_original_length));
     row_factor = [log_train](double n) { return std::log(n) / log_train; };
+  }
+  if (key_norm_tau_) {  // a learned tau per head multiplies q (the kernel's scale stays 1)
+    ao.scale = 1.0;
+    q = ops::mul(q, ops::reshape(key_norm_tau_->value, {1, heads_, 1, 1}));
   }
   if (opt_.cosine && opt_.cosine_lambda == 0) row_factor = [](double n) { return 4.0 * std::log(n); };
   if (row_factor) {

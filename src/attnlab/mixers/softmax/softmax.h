@@ -38,6 +38,7 @@ struct SoftmaxOptions {
   // KeyNorm and cosine attention (docs/MECHANISMS.md "KeyNorm and cosine attention").
   bool key_norm = false;                  // keys L2-normalised; 1/sqrt(D) becomes the temperature
   double key_norm_temperature = 1.0;      // tau: logits = tau * q . k / |k|
+  bool key_norm_learnable = false;        // tau a learned parameter per head, initialised as above
   bool cosine = false;                    // queries and keys normalised, logits * lambda
   double cosine_lambda = 0.0;             // lambda; 0: 4 ln n per query position n
 
@@ -68,6 +69,9 @@ struct SoftmaxOptions {
             "L_train of attn_scale = \"logn\" (0: train.seq_len, filled in at training)", config::non_negative());
     v.field("key_norm", key_norm, "KeyNorm: L2-normalise keys, logit scale tau instead of 1/sqrt(D)");
     v.field("key_norm_temperature", key_norm_temperature, "KeyNorm temperature tau", config::positive());
+    v.field("key_norm_learnable", key_norm_learnable,
+            "KeyNorm: tau learned per head (starts at key_norm_temperature)");
+    v.check(!key_norm_learnable || key_norm, "key_norm_learnable", "needs key_norm = true");
     v.field("cosine", cosine, "cosine attention: L2-normalise queries and keys, logits * cosine_lambda");
     v.field("cosine_lambda", cosine_lambda, "cosine attention scale (0: 4 ln n per query position n)",
             config::non_negative());
@@ -115,6 +119,7 @@ class SoftmaxAttention : public Mixer {
   std::vector<float> alibi_slopes_;
   std::vector<float> alibi_slopes_for(double factor) const;
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
+  std::shared_ptr<model::Param> key_norm_tau_;  // [H], only with key_norm_learnable
 };
 
 }  // namespace attnlab::mixers

@@ -137,6 +137,26 @@ TEST(SoftmaxKeyNorm, OnlyTheKeysDirectionMatters) {
   EXPECT_GT(compare(out(*plain, x), out(*plain3, x)).max_abs, 1e-6);  // the test can fail
 }
 
+TEST(SoftmaxKeyNorm, LearnableTemperatureStartsAtTauAndLearns) {
+  Rng rng(11);
+  Tensor x = Tensor::randn({2, 8, kWidth}, rng, DType::F64);
+  auto fixed = build({"key_norm=true", "key_norm_temperature=2.5"});
+  auto learned = build({"key_norm=true", "key_norm_temperature=2.5", "key_norm_learnable=true"});
+  ASSERT_EQ(learned->store.params().size(), fixed->store.params().size() + 1);
+  // the projections keep their places and values; tau starts at 2.5 for each of the 4 heads
+  auto tau = learned->store.params().back();
+  EXPECT_EQ(tau->name, "mixer.key_norm.temperature");
+  EXPECT_EQ(tau->value.to_vector(), std::vector<double>(4, 2.5));
+  EXPECT_CLOSE("tau 2.5", out(*fixed, x), out(*learned, x), 1e-12);
+  learned->store.zero_grads();
+  Tensor y = learned->mixer->forward(x, Form::Parallel, nullptr);
+  y.backward(Tensor::randn(y.shape(), rng, DType::F64));
+  double g = 0;
+  for (double v : tau->grad.to_vector()) g += std::abs(v);
+  EXPECT_GT(g, 0.0);
+  EXPECT_THROW(build({"key_norm_learnable=true"}), Error);  // needs key_norm
+}
+
 TEST(SoftmaxCosine, OnlyDirectionsMatterAndLambdaIsFourLogN) {
   Rng rng(10);
   const int64_t T = 9;

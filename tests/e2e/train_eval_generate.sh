@@ -39,6 +39,13 @@ done
 ls -A "$TMP/run" | grep -q '\.tmp\.' && fail "a temporary checkpoint folder was left behind: $(ls -A "$TMP/run")"
 VOCAB=$(sed -n 's/^vocab_size = \([0-9]*\)$/\1/p' "$TMP/run/step_000040/config.toml")
 [ "$VOCAB" = 259 ] || fail "config.toml should record the byte vocabulary 259, has '$VOCAB'"
+# The training length that ALiBi scaling and log-n scaling read at evaluation is recorded too.
+for key in alibi_original_length attn_original_length; do
+  grep -q "^$key = 32$" "$TMP/run/step_000040/config.toml" || fail "config.toml should record $key = 32 (train.seq_len)"
+done
+"$BIN" eval "$TMP/run" --lengths 16,64 --max-tokens 128 --set model.mixer.attn_scale=logn > "$TMP/eval_logn.log" ||
+  fail "eval with attn_scale=logn: $(cat "$TMP/eval_logn.log")"
+grep -Eq "^ +64 \| " "$TMP/eval_logn.log" || fail "no row for length 64 with logn: $(cat "$TMP/eval_logn.log")"
 
 # ---- eval: one row per length on stdout, and valid JSON with the expected keys ----
 "$BIN" eval "$TMP/run" --lengths 8,16,32 --max-tokens 256 --json "$TMP/eval.json" > "$TMP/eval.log"

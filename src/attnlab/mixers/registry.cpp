@@ -18,7 +18,19 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=rope", "rope_scaling=pi", "rope_factor=2"},
            {"position=rope", "rope_scaling=ntk", "rope_factor=4", "rope_style=interleaved"},
            {"position=rope", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"},
-           {"position=rope", "rope_scaling=yarn", "rope_factor=4", "rope_original_length=16"}}),
+           {"position=rope", "rope_scaling=yarn", "rope_factor=4", "rope_original_length=16"},
+           {"position=alibi", "heads=6", "alibi_scaling=ntk", "alibi_factor=2"},
+           // Dynamic: L_train 64 makes a > 1 at T = 127 and 1000 (forms vs ref) but 1 in the
+           // state test (T = 37), whose split-equals-whole property dynamic scaling gives up.
+           {"position=alibi", "heads=4", "kv_heads=2", "alibi_scaling=interpolate", "alibi_dynamic=true",
+            "alibi_original_length=64"},
+           {"attn_scale=logn", "attn_original_length=16"},
+           {"position=alibi", "attn_scale=fixed", "attn_scale_value=0.3"},
+           {"position=rope", "key_norm=true", "key_norm_temperature=2", "attn_scale=logn",
+            "attn_original_length=16"},
+           {"position=nope", "key_norm=true", "kv_heads=2"},
+           {"position=rope", "key_norm=true", "key_norm_learnable=true", "key_norm_temperature=3"},
+           {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"}}),
   };
   return table;
 }

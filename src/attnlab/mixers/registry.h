@@ -25,6 +25,9 @@ class MixerOptions {
   virtual void visit(config::Validator& v) = 0;
   virtual void visit(config::Lister& v) = 0;
   virtual void visit(config::Writer& v) = 0;
+  // Tells options that default to "the training length" (length-scaling rules) what it
+  // was; the trainer calls it, so checkpoints record the value.
+  virtual void set_training_length(int64_t seq_len) = 0;
 };
 
 // Wraps a mixer's options struct O (with template visit()).
@@ -37,6 +40,9 @@ class OptionsOf : public MixerOptions {
   void visit(config::Validator& v) override { value.visit(v); }
   void visit(config::Lister& v) override { value.visit(v); }
   void visit(config::Writer& v) override { value.visit(v); }
+  void set_training_length(int64_t seq_len) override {
+    if constexpr (requires(O& o) { o.set_training_length(seq_len); }) value.set_training_length(seq_len);
+  }
 };
 
 struct MixerEntry {

@@ -8,6 +8,7 @@
 #include "attnlab/core/parallel.h"
 #include "attnlab/kernels/cpu/lanes.h"
 #include "attnlab/ops/gradcases.h"
+#include "attnlab/ops/shape.h"
 
 namespace attnlab::ops {
 
@@ -340,6 +341,60 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
   return f.y;
 }
 
+// ---- l2_normalize ----
+// x, y: [N, C]; rnorm: [N]. y = x * rnorm, rnorm = 1 / sqrt(sum_c x^2 + eps).
+// Backward: dx = rnorm * (g - y * sum_c(g * y)) (the projection of g off y, over the norm).
+
+namespace {
+template <class T>
+void l2_normalize_fwd_rows(const T* x, T* y, T* rnorm, int64_t rows, int64_t C, double eps) {
+  parallel_for(0, rows, std::max<int64_t>(1, kGrain / C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * C;
+      T* yr = y + r * C;
+      T rn = T(1.0 / std::sqrt(lane_sum_of<T>(C, [xr](int64_t i) { return xr[i] * xr[i]; }) + eps));
+      for (int64_t j = 0; j < C; ++j) yr[j] = xr[j] * rn;
+      rnorm[r] = rn;
+    }
+  });
+}
+
+template <class T>
+void l2_normalize_bwd_rows(const T* g, const T* y, const T* rnorm, T* dx, int64_t rows, int64_t C) {
+  parallel_for(0, rows, std::max<int64_t>(1, kGrain / C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* gr = g + r * C;
+      const T* yr = y + r * C;
+      T gy = T(lane_sum_of<T>(C, [gr, yr](int64_t i) { return gr[i] * yr[i]; }));
+      for (int64_t j = 0; j < C; ++j) dx[r * C + j] = (gr[j] - yr[j] * gy) * rnorm[r];
+    }
+  });
+}
+}  // namespace
+
+Tensor l2_normalize(const Tensor& x_in, double eps) {
+  int64_t C = check_norm_args(x_in, Tensor(), Tensor(), eps, "l2_normalize");
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype()), rnorm = row_stats(x, C);
+  dispatch_float(x.dtype(), "l2_normalize", [&](auto tag) {
+    using T = decltype(tag);
+    l2_normalize_fwd_rows(x.data<T>(), y.data<T>(), rnorm.data<T>(), x.numel() / C, C, eps);
+  });
+  if (autograd::should_record({x_in})) {
+    Tensor ys = y.detach();
+    autograd::record("l2_normalize", {x_in}, y, [ys, rnorm, C](const Tensor& g_in) {
+      Tensor g = g_in.contiguous(), dx = Tensor::empty(ys.shape(), ys.dtype());
+      check_saved(g, ys, rnorm, C, "rnorm", "l2_normalize_backward");
+      dispatch_float(ys.dtype(), "l2_normalize_backward", [&](auto tag) {
+        using T = decltype(tag);
+        l2_normalize_bwd_rows(g.data<T>(), ys.data<T>(), rnorm.data<T>(), dx.data<T>(), ys.numel() / C, C);
+      });
+      return std::vector<Tensor>{dx};
+    });
+  }
+  return y;
+}
+
 // ---- gradient-check cases ----
 
 void add_norm_gradcases(std::vector<autograd::GradCase>& cases) {
@@ -370,6 +425,13 @@ void add_norm_gradcases(std::vector<autograd::GradCase>& cases) {
   // finite differences resolve; a large eps keeps it O(1).
   cases.push_back({"rms_norm", "[5, 1] no weight, C = 1, eps 0.5", [=](Rng& r) { return Inputs{input(r, {5, 1})}; },
                    [](const Inputs& x) { return rms_norm(x[0], Tensor(), 0.5); }});
+  cases.push_back({"l2_normalize", "[3, 7]", [=](Rng& r) { return Inputs{input(r, {3, 7})}; },
+                   [](const Inputs& x) { return l2_normalize(x[0]); }});
+  cases.push_back({"l2_normalize", "[2, 3, 63]", [=](Rng& r) { return Inputs{input(r, {2, 3, 63})}; },
+                   [](const Inputs& x) { return l2_normalize(x[0]); }});
+  // A strided input (a transposed view), and eps large enough to matter.
+  cases.push_back({"l2_normalize", "[4, 5] transposed, eps 0.5", [=](Rng& r) { return Inputs{input(r, {5, 4})}; },
+                   [](const Inputs& x) { return l2_normalize(transpose(x[0], 0, 1), 0.5); }});
 }
 
 }  // namespace attnlab::ops

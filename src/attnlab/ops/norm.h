@@ -1,4 +1,4 @@
-// Normalisation over the last dimension C: layer norm and RMS norm.
+// Normalisation over the last dimension C: layer norm, RMS norm and L2 normalisation.
 //
 // The forward saves per-row statistics (mean and 1/std, or 1/rms) for the backward, as
 // llm.c's layernorm_forward/backward do. The weight and bias gradients are sums over
@@ -15,6 +15,9 @@ namespace attnlab::ops {
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 // x: [..., C]; weight: [C] or undefined.  y = x / sqrt(mean(x^2) + eps) * weight.
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-6);
+// x: [..., C].  y = x / sqrt(sum_c x^2 + eps): unit rows (KeyNorm, cosine attention).
+// eps inside the root keeps it smooth at 0 (F.normalize clamps the norm instead).
+Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
 
 // The kernels without autograd, for code that keeps its own activations.
 // mean and rstd: [N] with N = numel / C; rms_norm leaves mean undefined.

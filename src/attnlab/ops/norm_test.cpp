@@ -1,4 +1,4 @@
-// layer_norm and rms_norm against double loops: forward, saved statistics, and gradients
+// layer_norm, rms_norm and l2_normalize against double loops: forward, saved statistics, and gradients
 // for x, weight and bias from the Jacobian written out, at odd sizes, float32 and float64.
 #include "attnlab/ops/norm.h"
 
@@ -219,6 +219,40 @@ TEST(Norm, BadArguments) {
   EXPECT_NE(error_of([&] { rms_norm_backward(Tensor::zeros({5, 4}, DType::F32), x, w5, f.rstd, true); })
                 .find("rms_norm_backward: gradient [5, 4] float32 for an input [4, 5] float32"),
             std::string::npos);
+}
+
+// l2_normalize: rows against a double loop, in both float types and at odd widths, and the
+// gradient against the Jacobian (I - y y^T) / ||x|| written out.
+TEST(L2Normalize, MatchesDoubleLoopsForwardAndBackward) {
+  for (DType dt : {DType::F32, DType::F64})
+    for (int64_t C : kOddSizes) {
+      Rng rng{uint64_t(C)};
+      Tensor x = Tensor::randn({3, C}, rng, dt).set_requires_grad(true);
+      Tensor g = Tensor::randn({3, C}, rng, dt);
+      Tensor y = l2_normalize(x);
+      y.backward(g);
+      std::vector<double> xv = x.detach().to_vector(), gv = g.to_vector(), yw(xv.size()), dw(xv.size());
+      for (int64_t r = 0; r < 3; ++r) {
+        double ss = 0, gy = 0;
+        for (int64_t j = 0; j < C; ++j) ss += xv[size_t(r * C + j)] * xv[size_t(r * C + j)];
+        double n = std::sqrt(ss + 1e-12);
+        for (int64_t j = 0; j < C; ++j) yw[size_t(r * C + j)] = xv[size_t(r * C + j)] / n;
+        for (int64_t j = 0; j < C; ++j) gy += gv[size_t(r * C + j)] * yw[size_t(r * C + j)];
+        for (int64_t j = 0; j < C; ++j)
+          dw[size_t(r * C + j)] = (gv[size_t(r * C + j)] - yw[size_t(r * C + j)] * gy) / n;
+      }
+      double tol = dt == DType::F64 ? 1e-12 : 1e-5;
+      EXPECT_CLOSE("y", Tensor::from_vector(yw, {3, C}), y.detach().to(DType::F64), tol);
+      if (C > 1) {  // C = 1: dx is 0 up to rounding, no relative error to speak of
+        EXPECT_CLOSE("dx", Tensor::from_vector(dw, {3, C}), x.grad().to(DType::F64), tol);
+      }
+    }
+  EXPECT_NE(error_of([&] { l2_normalize(Tensor::zeros({2, 3}, DType::F32), -1.0); })
+                .find("l2_normalize: eps = -1"),
+            std::string::npos);
+  // A zero row stays zero (eps keeps the root finite) instead of becoming NaN.
+  Tensor z = l2_normalize(Tensor::zeros({1, 4}, DType::F32));
+  for (double v : z.to_vector()) EXPECT_EQ(v, 0.0);
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ const std::vector<OpInfo>& op_table() {
       // ---- norm (ops/norm.cpp) ----
       {"layer_norm", "norm", "layer norm over the last dimension, optional weight and bias"},
       {"rms_norm", "norm", "RMS norm over the last dimension, optional weight"},
+      {"l2_normalize", "norm", "x / sqrt(sum x^2 + eps) over the last dimension (unit rows)"},
 
       // ---- embedding (ops/embedding.cpp) ----
       {"embedding", "embedding", "rows of a [V, C] table gathered by int32 ids (gradient to the table)"},

@@ -38,6 +38,112 @@ TEST(Alibi, AnyHeadCountGivesDistinctPositiveSlopes) {
   EXPECT_THROW(alibi_slopes(0), Error);
 }
 
+// ---- slope scaling (factor a = 2); the expected numbers are worked out by hand ----
+void expect_slopes(const std::vector<double>& got, const std::vector<double>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-15) << "head " << i;
+}
+
+TEST(AlibiScaling, NoneAndFactorOneLeaveSlopesAlone) {
+  for (int64_t h : {1, 6, 8, 12, 16}) {
+    expect_slopes(alibi_scaled_slopes(h, AlibiScaling::None, 4.0), alibi_slopes(h));
+    expect_slopes(alibi_scaled_slopes(h, AlibiScaling::Ntk, 1.0), alibi_slopes(h));
+    expect_slopes(alibi_scaled_slopes(h, AlibiScaling::Interpolate, 1.0), alibi_slopes(h));
+  }
+}
+
+TEST(AlibiScaling, InterpolationHalvesEverySlope) {
+  // H = 6: 2^-2, 2^-4, 2^-6, 2^-8, then 2^-1, 2^-3 (every other of the 8-head set), all / 2.
+  expect_slopes(alibi_scaled_slopes(6, AlibiScaling::Interpolate, 2.0),
+                {0.125, 0.03125, 0.0078125, 0.001953125, 0.25, 0.0625});
+  // H = 8: 2^-h / 2 = 2^-(h+1).
+  expect_slopes(alibi_scaled_slopes(8, AlibiScaling::Interpolate, 2.0),
+                {0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625, 0.001953125});
+  // H = 12: 2^-(h+1) for the first 8, then 2^-1.5, 2^-2.5, 2^-3.5, 2^-4.5.
+  expect_slopes(alibi_scaled_slopes(12, AlibiScaling::Interpolate, 2.0),
+                {0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625, 0.001953125,
+                 0.35355339059327379, 0.17677669529663689, 0.088388347648318447, 0.044194173824159223});
+  // H = 16: 2^-(h/2) / 2 = 2^-(h/2 + 1).
+  std::vector<double> want16;
+  for (int h = 1; h <= 16; ++h) want16.push_back(std::pow(2.0, -0.5 * h - 1.0));
+  expect_slopes(alibi_scaled_slopes(16, AlibiScaling::Interpolate, 2.0), want16);
+}
+
+TEST(AlibiScaling, NtkPowerOfTwoIsTheClosedForm) {
+  // m_h = 2^(-8h/H) / a^((h-1)/(H-1)), e.g. H = 8, h = 2: 2^-2 / 2^(1/7) = 0.226430916...
+  expect_slopes(alibi_scaled_slopes(8, AlibiScaling::Ntk, 2.0),
+                {0.5, 0.22643091606597668, 0.10254191950095475, 0.046437321535529638,
+                 0.021029690509880565, 0.0095235441734724639, 0.00431284966278833, 0.001953125});
+  // H = 16, h = 4: 2^-2 / 2^(3/15) = 0.217637640...
+  expect_slopes(alibi_scaled_slopes(16, AlibiScaling::Ntk, 2.0),
+                {0.70710678118654757, 0.47742080195520825, 0.32234257710989483, 0.21763764082403103,
+                 0.14694348828545109, 0.09921256574801246, 0.066985841408518335, 0.045227163670011818,
+                 0.030536249013570185, 0.020617311105826475, 0.013920292470942803, 0.0093986330943915362,
+                 0.0063457218465330905, 0.0042844725769321324, 0.0028927686568096956, 0.001953125});
+  for (int64_t H : {2, 4, 8, 16, 32})
+    for (double a : {1.5, 2.0, 8.0}) {
+      auto got = alibi_scaled_slopes(H, AlibiScaling::Ntk, a);
+      for (int64_t h = 1; h <= H; ++h)
+        EXPECT_NEAR(got[size_t(h - 1)],
+                    std::pow(2.0, -8.0 * double(h) / double(H)) / std::pow(a, double(h - 1) / double(H - 1)),
+                    1e-15);
+    }
+}
+
+TEST(AlibiScaling, NtkOtherHeadCountsScaleByRank) {
+  // H = 6: slopes 2^-2, 2^-4, 2^-6, 2^-8, 2^-1, 2^-3 have ranks 1, 3, 4, 5, 0, 2, so they
+  // are divided by 2^(1/5), 2^(3/5), 2^(4/5), 2, 1, 2^(2/5): 0.25 / 1.148698... = 0.217637...
+  expect_slopes(alibi_scaled_slopes(6, AlibiScaling::Ntk, 2.0),
+                {0.21763764082403103, 0.041234622211652951, 0.0089742058984143367, 0.001953125, 0.5,
+                 0.094732285406899888});
+  // H = 12: ranks 1, 3, 5, 7, 8, 9, 10, 11, 0, 2, 4, 6 (divisors 2^(rank/11)).
+  expect_slopes(alibi_scaled_slopes(12, AlibiScaling::Ntk, 2.0),
+                {0.46946545533085315, 0.20693831997120271, 0.091217506605090398, 0.040208278062794749,
+                 0.018876397568819491, 0.0088618165796520518, 0.0041603167556248542, 0.001953125,
+                 0.70710678118654757, 0.31168957732122271, 0.13739140281989806, 0.060561529618828908});
+}
+
+TEST(AlibiScaling, NtkRankRuleIsMonotoneAndKeepsTheEnds) {
+  for (int64_t H : {3, 5, 6, 7, 12, 16, 24})
+    for (double a : {2.0, 16.0}) {
+      auto base = alibi_slopes(H), got = alibi_scaled_slopes(H, AlibiScaling::Ntk, a);
+      size_t hi = 0, lo = 0;
+      for (size_t i = 0; i < base.size(); ++i) {
+        if (base[i] > base[hi]) hi = i;
+        if (base[i] < base[lo]) lo = i;
+        // the order of the slopes is kept, and each is divided by a factor in [1, a]
+        for (size_t j = 0; j < base.size(); ++j)
+          if (base[i] > base[j]) {
+            EXPECT_GT(got[i], got[j]) << "H " << H;
+          }
+        EXPECT_LE(got[i], base[i]);
+        EXPECT_GE(got[i], base[i] / a * (1 - 1e-15));
+      }
+      EXPECT_DOUBLE_EQ(got[hi], base[hi]);
+      EXPECT_NEAR(got[lo], base[lo] / a, 1e-15 * base[lo]);
+      // larger slopes are divided by less: the divisor grows with rank
+      for (size_t i = 0; i < base.size(); ++i)
+        for (size_t j = 0; j < base.size(); ++j)
+          if (base[i] > base[j]) {
+            EXPECT_LE(base[i] / got[i], base[j] / got[j] * (1 + 1e-15));
+          }
+    }
+  expect_slopes(alibi_scaled_slopes(1, AlibiScaling::Ntk, 4.0), {1.0 / 256.0});
+}
+
+TEST(AlibiScaling, DynamicFactorAndBadInput) {
+  EXPECT_DOUBLE_EQ(alibi_dynamic_factor(64, 128), 1.0);
+  EXPECT_DOUBLE_EQ(alibi_dynamic_factor(128, 128), 1.0);
+  EXPECT_DOUBLE_EQ(alibi_dynamic_factor(512, 128), 4.0);
+  EXPECT_DOUBLE_EQ(alibi_dynamic_factor(200, 128), 1.5625);
+  EXPECT_DOUBLE_EQ(alibi_dynamic_factor(64, 128, 4.0), 2.0);  // a0 = 4
+  EXPECT_DOUBLE_EQ(alibi_dynamic_factor(16, 128, 4.0), 1.0);
+  EXPECT_THROW(alibi_dynamic_factor(10, 0), Error);
+  EXPECT_THROW(alibi_scaled_slopes(4, AlibiScaling::Ntk, 0.5), Error);
+  EXPECT_EQ(parse_alibi_scaling("ntk"), AlibiScaling::Ntk);
+  EXPECT_THROW(parse_alibi_scaling("yarn"), Error);
+}
+
 // Plain reference: rotate each pair by pos * theta_i.
 Tensor rope_reference(const Tensor& x, int64_t start, const RopeParams& p) {
   int64_t D = x.size(3), T = x.size(2), R = p.rotary_dim ? p.rotary_dim : D;

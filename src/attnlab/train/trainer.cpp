@@ -88,10 +88,7 @@ double validation_loss(model::LanguageModel& model, const std::string& corpus_di
   return total / double(n);
 }
 
-void fill_trained_length(RunConfig& run) {
-  if (auto* sm = dynamic_cast<mixers::OptionsOf<mixers::SoftmaxOptions>*>(run.model.mixer.options.get()))
-    if (sm->value.rope_original_length == 0) sm->value.rope_original_length = run.train.seq_len;
-}
+void fill_trained_length(RunConfig& run) { run.model.mixer.options->set_training_length(run.train.seq_len); }
 
 TrainResult run_training(RunConfig run, const TrainOptions& opt) {
   TrainConfig& tc = run.train;

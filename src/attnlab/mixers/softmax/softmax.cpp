@@ -1,6 +1,7 @@
 #include "attnlab/mixers/softmax/softmax.h"
 
 #include <cmath>
+#include <functional>
 
 #include "attnlab/autograd/node.h"
 #include "attnlab/ops/ops.h"
@@ -11,6 +12,11 @@ namespace attnlab::mixers {
 // Rules on single keys live in visit(); this adds what needs the model's width.
 void SoftmaxOptions::validate(int64_t d_model) const {
   config::validate_config(*this, "model.mixer");
+  ATTNLAB_CHECK(!alibi_dynamic || alibi_original_length > 0,
+                "model.mixer.alibi_dynamic needs model.mixer.alibi_original_length > 0 (the training length)");
+  ATTNLAB_CHECK(attn_scale != "logn" || attn_original_length > 1,
+                "model.mixer.attn_scale = \"logn\" needs model.mixer.attn_original_length > 1 (the training "
+                "length), got ", attn_original_length);
   ATTNLAB_CHECK(head_dim > 0 || d_model % heads == 0, "model.mixer.heads = ", heads,
                 " must divide model.d_model = ", d_model, " (or set model.mixer.head_dim)");
 }
@@ -65,8 +71,8 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
   rope_.beta_fast = opt_.yarn_beta_fast;
   rope_.beta_slow = opt_.yarn_beta_slow;
   if (opt_.position == "rope") position::rope_frequencies(rope_, head_dim_, 1);
-  if (opt_.position == "alibi")
-    for (double s : position::alibi_slopes(heads_)) alibi_slopes_.push_back(float(s));
+  if (opt_.position == "alibi" && !opt_.alibi_dynamic)
+    alibi_slopes_ = alibi_slopes_for(opt_.alibi_factor);
   // GPT-2 initialisation: N(0, 0.02), the residual projection scaled by 1/sqrt(2 * layers).
   double std_out = 0.02 / std::sqrt(2.0 * double(ctx.n_layers));
   auto& p = *ctx.params;
@@ -74,6 +80,18 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
   wk_ = p.declare(ctx.prefix + "wk.weight", {kv_heads_ * head_dim_, d_model_}, model::Init::normal(0.02));
   wv_ = p.declare(ctx.prefix + "wv.weight", {kv_heads_ * head_dim_, d_model_}, model::Init::normal(0.02));
   wo_ = p.declare(ctx.prefix + "wo.weight", {d_model_, heads_ * head_dim_}, model::Init::normal(std_out));
+  // Declared last so the other parameters keep their place (and initial values).
+  if (opt_.key_norm_learnable)
+    key_norm_tau_ = p.declare(ctx.prefix + "key_norm.temperature", {heads_},
+                              model::Init::constant(opt_.key_norm_temperature), /*weight_decay=*/false);
+}
+
+// The slopes as every form uses them (float32, so all forms see the same values).
+std::vector<float> SoftmaxAttention::alibi_slopes_for(double factor) const {
+  std::vector<float> out;
+  auto scaling = position::parse_alibi_scaling(opt_.alibi_scaling);
+  for (double m : position::alibi_scaled_slopes(heads_, scaling, factor)) out.push_back(float(m));
+  return out;
 }
 
 namespace {
@@ -108,10 +126,40 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
     q = position::rope(q, start, rope_, L);
     if (!rerotate) k = position::rope(k, start, rope_, L);
   }
+  // KeyNorm / cosine: normalised after RoPE (a rotation keeps the norm, so the order
+  // does not change the logits; this way the cache holds unit keys).
+  if (opt_.key_norm || opt_.cosine) k = ops::l2_normalize(k);
+  if (opt_.cosine) q = ops::l2_normalize(q);
+  // The logit scale: one scalar for the kernel, times a per-query-row factor f(n), n the
+  // position + 1, applied by scaling each row of q first (exact: logits are linear in q).
   ops::AttentionOptions ao;
   ao.scale = 1.0 / std::sqrt(double(head_dim_));
+  if (opt_.attn_scale == "fixed") ao.scale = opt_.attn_scale_value;
+  if (opt_.key_norm) ao.scale = opt_.key_norm_temperature;
+  if (opt_.cosine) ao.scale = opt_.cosine_lambda > 0 ? opt_.cosine_lambda : 1.0;
+  std::function<double(double)> row_factor;
+  if (opt_.attn_scale == "logn") {
+    // Su's entropy-invariant log_{L_train}(n); not clamped, so < 1 for n < L_train.
+    double log_train = std::log(double(opt_.attn_original_length));
+    row_factor = [log_train](double n) { return std::log(n) / log_train; };
+  }
+  if (key_norm_tau_) {  // a learned tau per head multiplies q (the kernel's scale stays 1)
+    ao.scale = 1.0;
+    q = ops::mul(q, ops::reshape(key_norm_tau_->value, {1, heads_, 1, 1}));
+  }
+  if (opt_.cosine && opt_.cosine_lambda == 0) row_factor = [](double n) { return 4.0 * std::log(n); };
+  if (row_factor) {
+    std::vector<double> f(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) f[size_t(t)] = row_factor(double(start + t + 1));
+    q = ops::mul(q, Tensor::from_vector(f, {1, 1, T, 1}).to(q.dtype()));
+  }
   ao.causal = true;
   ao.alibi_slopes = alibi_slopes_;
+  // Dynamic ALiBi: one factor per call from the total length after it, so the three forms
+  // (and every row of this call) agree; token-by-token decoding gets a factor per step.
+  if (opt_.position == "alibi" && opt_.alibi_dynamic)
+    ao.alibi_slopes = alibi_slopes_for(
+        position::alibi_dynamic_factor(start + T, opt_.alibi_original_length, opt_.alibi_factor));
   ao.window = opt_.window;
   Tensor o;
   if (form == Form::Recurrent && rerotate) {

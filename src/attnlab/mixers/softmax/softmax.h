@@ -32,8 +32,28 @@ struct SoftmaxOptions {
   int64_t rope_original_length = 0;  // 0: train.seq_len (the trainer fills it in)
   double yarn_beta_fast = 32.0;
   double yarn_beta_slow = 1.0;
+  // ALiBi slope scaling (position/alibi.h; docs/MECHANISMS.md "ALiBi scaling").
+  std::string alibi_scaling = "none";  // none | interpolate | ntk
+  double alibi_factor = 1.0;           // a; with alibi_dynamic, the multiplier a0 below
+  bool alibi_dynamic = false;          // a = max(1, a0 * L / L_train), L the current total length
+  int64_t alibi_original_length = 0;   // L_train; 0: the trainer fills in train.seq_len
+  // Attention-scale rule (docs/MECHANISMS.md "Attention-scale rules").
+  std::string attn_scale = "inv_sqrt_d";  // inv_sqrt_d | logn | fixed
+  double attn_scale_value = 1.0;          // the scale with attn_scale = "fixed"
+  int64_t attn_original_length = 0;       // L_train of logn; 0: the trainer fills in train.seq_len
+  // KeyNorm and cosine attention (docs/MECHANISMS.md "KeyNorm and cosine attention").
+  bool key_norm = false;                  // keys L2-normalised; 1/sqrt(D) becomes the temperature
+  double key_norm_temperature = 1.0;      // tau: logits = tau * q . k / |k|
+  bool key_norm_learnable = false;        // tau a learned parameter per head, initialised as above
+  bool cosine = false;                    // queries and keys normalised, logits * lambda
+  double cosine_lambda = 0.0;             // lambda; 0: 4 ln n per query position n
 
   void validate(int64_t d_model) const;
+  // Fills the *_original_length keys left at 0 with the training window.
+  void set_training_length(int64_t seq_len) {
+    for (int64_t* L : {&rope_original_length, &alibi_original_length, &attn_original_length})
+      if (*L == 0) *L = seq_len;
+  }
 
   template <class V>
   void visit(V& v) {
@@ -54,6 +74,31 @@ struct SoftmaxOptions {
     v.field("yarn_beta_slow", yarn_beta_slow, "YaRN beta_slow (rotations; full interpolation below)", config::number_rule("must be > 0", [](double x) { return x > 0; }));
     v.check(yarn_beta_fast > yarn_beta_slow, "yarn_beta_fast", "must be greater than yarn_beta_slow");
     v.check(rope_scaling == "none" || position == "rope", "rope_scaling", "needs position = \"rope\"");
+    v.choice("alibi_scaling", alibi_scaling, {"none", "interpolate", "ntk"},
+             "ALiBi slope scaling: none, interpolate (all slopes / a) or ntk (NTK-ALiBi, by slope rank)");
+    v.field("alibi_factor", alibi_factor, "ALiBi scaling factor a (>= 1; a0 when dynamic)",
+            config::at_least(1.0));
+    v.field("alibi_dynamic", alibi_dynamic,
+            "ALiBi: a = max(1, alibi_factor * L / alibi_original_length), L the length so far");
+    v.field("alibi_original_length", alibi_original_length,
+            "ALiBi training length L_train (0: train.seq_len, filled in at training)", config::non_negative());
+    v.choice("attn_scale", attn_scale, {"inv_sqrt_d", "logn", "fixed"},
+             "logit scale: 1/sqrt(D), log_{L_train}(n)/sqrt(D) per query position n, or attn_scale_value");
+    v.field("attn_scale_value", attn_scale_value, "logit scale with attn_scale = \"fixed\"", config::positive());
+    v.field("attn_original_length", attn_original_length,
+            "L_train of attn_scale = \"logn\" (0: train.seq_len, filled in at training)", config::non_negative());
+    v.field("key_norm", key_norm, "KeyNorm: L2-normalise keys, logit scale tau instead of 1/sqrt(D)");
+    v.field("key_norm_temperature", key_norm_temperature, "KeyNorm temperature tau", config::positive());
+    v.field("key_norm_learnable", key_norm_learnable,
+            "KeyNorm: tau learned per head (starts at key_norm_temperature)");
+    v.check(!key_norm_learnable || key_norm, "key_norm_learnable", "needs key_norm = true");
+    v.field("cosine", cosine, "cosine attention: L2-normalise queries and keys, logits * cosine_lambda");
+    v.field("cosine_lambda", cosine_lambda, "cosine attention scale (0: 4 ln n per query position n)",
+            config::non_negative());
+    v.check(!(cosine && key_norm), "cosine", "cosine attention already normalises keys: drop key_norm");
+    v.check(!cosine || attn_scale == "inv_sqrt_d", "attn_scale", "cosine attention sets its own scale");
+    v.check(!key_norm || attn_scale != "fixed", "attn_scale",
+            "\"fixed\" conflicts with key_norm (set key_norm_temperature instead)");
   }
 };
 
@@ -97,7 +142,9 @@ class SoftmaxAttention : public Mixer {
   int64_t d_model_, heads_, kv_heads_, head_dim_;
   position::RopeParams rope_;
   std::vector<float> alibi_slopes_;
+  std::vector<float> alibi_slopes_for(double factor) const;
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
+  std::shared_ptr<model::Param> key_norm_tau_;  // [H], only with key_norm_learnable
 };
 
 }  // namespace attnlab::mixers

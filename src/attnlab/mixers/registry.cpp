@@ -7,7 +7,7 @@ namespace attnlab::mixers {
 const std::vector<MixerEntry>& mixer_registry() {
   static const std::vector<MixerEntry> table = {
       mixer_entry<SoftmaxOptions, SoftmaxAttention>(
-          "softmax", "causal multi-head softmax attention (GQA; NoPE, RoPE, ALiBi)",
+          "softmax", "causal multi-head softmax attention (GQA; NoPE, RoPE + scalings, ALiBi + scalings, KeyNorm, cosine, log-n)",
           {Form::Ref, Form::Parallel, Form::Recurrent},
           {{"position=nope"}, {"position=rope"}, {"position=rope", "rope_style=interleaved"},
            {"position=alibi", "heads=6", "kv_heads=2"}, {"position=rope", "window=5"},

@@ -16,16 +16,14 @@
 #include "attnlab/model/config.h"
 #include "attnlab/ops/ops.h"
 #include "harness/assert_close.h"
+#include "harness/mixer_fixture.h"
 
 namespace attnlab::mixers {
 namespace {
 
 constexpr int64_t kWidth = 24;
 
-struct Built {
-  model::ParamStore store;
-  std::unique_ptr<Mixer> mixer;
-};
+using Built = ::attnlab::testing::BuiltMixer;
 
 std::string variant_text(const std::vector<std::string>& v) {
   std::string s;
@@ -35,13 +33,7 @@ std::string variant_text(const std::vector<std::string>& v) {
 
 std::unique_ptr<Built> build(const MixerEntry& e, const std::vector<std::string>& variant, DType dtype,
                              const Tensor* copy_values_from = nullptr) {
-  auto cfg = config::parse_config_text<model::MixerConfig>("name = \"" + e.name + "\"", "test variant", variant);
-  auto b = std::make_unique<Built>();
-  MixerContext ctx{kWidth, 1, 2, "mixer.", &b->store};
-  b->mixer = model::make_mixer(cfg, ctx);
-  b->store.allocate(7, dtype);
-  if (copy_values_from) b->store.values().copy_from(*copy_values_from);
-  return b;
+  return ::attnlab::testing::build_mixer(e.name, variant, kWidth, dtype, 7, {}, copy_values_from);
 }
 
 struct FormRun {

@@ -15,23 +15,17 @@
 #include "attnlab/ops/ops.h"
 #include "attnlab/train/run_config.h"
 #include "harness/assert_close.h"
+#include "harness/mixer_fixture.h"
 
 namespace attnlab::mixers {
 namespace {
 
 constexpr int64_t kWidth = 16;
 
-struct Built {
-  model::ParamStore store;
-  std::unique_ptr<Mixer> mixer;
-};
+using Built = ::attnlab::testing::BuiltMixer;
 
 std::unique_ptr<Built> build(const std::vector<std::string>& sets) {
-  auto cfg = config::parse_config_text<model::MixerConfig>("name = \"softmax\"", "test", sets);
-  auto b = std::make_unique<Built>();
-  b->mixer = model::make_mixer(cfg, MixerContext{kWidth, 0, 1, "m.", &b->store});
-  b->store.allocate(3, DType::F64);
-  return b;
+  return ::attnlab::testing::build_mixer("softmax", sets, kWidth, DType::F64, 3, {0, 1, "m."});
 }
 
 const std::vector<std::string> kDynamic = {"position=rope", "heads=2", "rope_scaling=dynamic_ntk", "rope_factor=4",

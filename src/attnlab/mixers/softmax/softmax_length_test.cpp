@@ -12,24 +12,18 @@
 #include "attnlab/model/config.h"
 #include "attnlab/mixers/softmax/softmax.h"
 #include "harness/assert_close.h"
+#include "harness/mixer_fixture.h"
 
 namespace attnlab::mixers {
 namespace {
 
 constexpr int64_t kWidth = 24;
 
-struct Built {
-  model::ParamStore store;
-  std::unique_ptr<Mixer> mixer;
-};
+using Built = ::attnlab::testing::BuiltMixer;
 
+// The same seed for every variant: the same weights, so outputs differ only by the option.
 std::unique_ptr<Built> build(const std::vector<std::string>& variant) {
-  auto cfg = config::parse_config_text<model::MixerConfig>("name = \"softmax\"", "test", variant);
-  auto b = std::make_unique<Built>();
-  MixerContext ctx{kWidth, 1, 2, "mixer.", &b->store};
-  b->mixer = model::make_mixer(cfg, ctx);
-  b->store.allocate(11, DType::F64);  // same seed: the same weights for every variant
-  return b;
+  return ::attnlab::testing::build_mixer("softmax", variant, kWidth, DType::F64, 11);
 }
 
 Tensor out(Built& b, const Tensor& x, Form form = Form::Parallel) {

@@ -142,29 +142,18 @@ void add_attention_gradcases(std::vector<autograd::GradCase>& cases) {
     for (int64_t i = 0; i < h; ++i) s.push_back(std::pow(2.0f, -float(i + 1)));
     return s;
   };
-  // Positional, because designated initialisers that skip a member warn (-Wextra).
-  auto opts = [](double scale, bool causal = true, int64_t q_offset = -1,
-                 std::vector<float> slopes = {}, int64_t window = 0) {
-    AttentionOptions o;
-    o.scale = scale;
-    o.causal = causal;
-    o.q_offset = q_offset;
-    o.alibi_slopes = std::move(slopes);
-    o.window = window;
-    return o;
-  };
   const Config configs[] = {
-      {"causal B=2 H=2 T=5 D=3", 2, 2, 2, 5, 5, 3, 3, opts(0.6)},
-      {"GQA H=6 Hkv=2, Dv=4 != D=3, ALiBi, T=7", 1, 6, 2, 7, 7, 3, 4, opts(0.5, true, -1, alibi(6))},
-      {"non-causal Tq=3 Tk=7", 1, 2, 1, 3, 7, 4, 2, opts(0.5, false)},
-      {"decoding Tq=1 Tk=9, MQA H=3", 2, 3, 1, 1, 9, 3, 3, opts(0.7)},
-      {"window 3, q_offset 5: the last row sees no key", 1, 2, 2, 4, 6, 3, 3, opts(0.8, true, 5, {}, 3)},
+      {"causal B=2 H=2 T=5 D=3", 2, 2, 2, 5, 5, 3, 3, AttentionOptions::make(0.6)},
+      {"GQA H=6 Hkv=2, Dv=4 != D=3, ALiBi, T=7", 1, 6, 2, 7, 7, 3, 4, AttentionOptions::make(0.5, true, -1, alibi(6))},
+      {"non-causal Tq=3 Tk=7", 1, 2, 1, 3, 7, 4, 2, AttentionOptions::make(0.5, false)},
+      {"decoding Tq=1 Tk=9, MQA H=3", 2, 3, 1, 1, 9, 3, 3, AttentionOptions::make(0.7)},
+      {"window 3, q_offset 5: the last row sees no key", 1, 2, 2, 4, 6, 3, 3, AttentionOptions::make(0.8, true, 5, {}, 3)},
       {"non-causal window 4 with ALiBi, Tq=5 Tk=8", 1, 2, 1, 5, 8, 2, 3,
-       opts(0.9, false, -1, {0.3f, 0.1f}, 4)},
+       AttentionOptions::make(0.9, false, -1, {0.3f, 0.1f}, 4)},
       // Crosses the 64-row and 64-key tiles; with one kv head the backward also splits
       // the key tiles into chunks with separate dq sums.
-      {"two tiles each way: T=67, D=1, MQA", 1, 2, 1, 67, 67, 1, 1, opts(1.5)},
-      {"peaked logits, scale 2, D=9 Dv=8", 1, 1, 1, 6, 6, 9, 8, opts(2.0)},
+      {"two tiles each way: T=67, D=1, MQA", 1, 2, 1, 67, 67, 1, 1, AttentionOptions::make(1.5)},
+      {"peaked logits, scale 2, D=9 Dv=8", 1, 1, 1, 6, 6, 9, 8, AttentionOptions::make(2.0)},
   };
   for (const Config& c : configs) {
     cases.push_back({"attention", c.label,

@@ -25,6 +25,18 @@ struct AttentionOptions {
   int64_t q_offset = -1;            // key position of query row 0; -1 means Tk - Tq
   std::vector<float> alibi_slopes;  // empty = none; else one per query head
   int64_t window = 0;               // 0 = unlimited; else keys with p - j >= window are masked
+
+  // All fields in one call (designated initialisers that skip a member warn under -Wextra).
+  static AttentionOptions make(double scale, bool causal = true, int64_t q_offset = -1,
+                               std::vector<float> slopes = {}, int64_t window = 0) {
+    AttentionOptions o;
+    o.scale = scale;
+    o.causal = causal;
+    o.q_offset = q_offset;
+    o.alibi_slopes = std::move(slopes);
+    o.window = window;
+    return o;
+  }
 };
 
 // Checks dtypes, shapes and options (one error line naming `op` and the shapes) and

@@ -18,16 +18,6 @@ namespace {
 
 using testing::kOddSizes;
 
-AttentionOptions opts(double scale, bool causal = true, int64_t q_offset = -1,
-                      std::vector<float> slopes = {}, int64_t window = 0) {
-  AttentionOptions o;
-  o.scale = scale;
-  o.causal = causal;
-  o.q_offset = q_offset;
-  o.alibi_slopes = std::move(slopes);
-  o.window = window;
-  return o;
-}
 
 std::vector<float> alibi_slopes(int64_t heads) {
   std::vector<float> s;
@@ -133,57 +123,57 @@ TEST(AttentionForward, MatchesReferenceAtOddLengthsAndHeadDims) {
         // T = 1000 with one batch and few heads to stay fast (also under the sanitizers).
         Problem p = T < 1000 ? Problem{2, 2, 2, T, T, D, D}
                              : (D < 64 ? Problem{1, 2, 1, T, T, D, D} : Problem{1, 1, 1, T, T, D, D});
-        check_forward(p, opts(1.0 / std::sqrt(double(D))), dt);
+        check_forward(p, AttentionOptions::make(1.0 / std::sqrt(double(D))), dt);
       }
 }
 
 TEST(AttentionForward, ValueDimDiffersFromKeyDim) {
   for (DType dt : {DType::F32, DType::F64}) {
-    check_forward({2, 2, 2, 63, 63, 5, 11}, opts(0.4), dt);
-    check_forward({1, 2, 2, 127, 127, 64, 3}, opts(0.125), dt);
+    check_forward({2, 2, 2, 63, 63, 5, 11}, AttentionOptions::make(0.4), dt);
+    check_forward({1, 2, 2, 127, 127, 64, 3}, AttentionOptions::make(0.125), dt);
   }
 }
 
 TEST(AttentionForward, GroupedAndMultiQueryHeads) {
   for (DType dt : {DType::F32, DType::F64})
     for (int64_t Hkv : {2, 1})
-      for (int64_t T : {63, 127}) check_forward({2, 6, Hkv, T, T, 8, 8}, opts(0.35), dt);
+      for (int64_t T : {63, 127}) check_forward({2, 6, Hkv, T, T, 8, 8}, AttentionOptions::make(0.35), dt);
 }
 
 TEST(AttentionForward, AlibiSlopesCausalAndNot) {
   for (DType dt : {DType::F32, DType::F64}) {
-    check_forward({1, 4, 2, 127, 127, 16, 16}, opts(0.25, true, -1, alibi_slopes(4)), dt);
-    check_forward({1, 4, 4, 63, 63, 16, 16}, opts(0.25, false, -1, alibi_slopes(4)), dt);
-    check_forward({1, 2, 1, 1000, 1000, 4, 4}, opts(0.5, true, -1, alibi_slopes(2)), dt);
+    check_forward({1, 4, 2, 127, 127, 16, 16}, AttentionOptions::make(0.25, true, -1, alibi_slopes(4)), dt);
+    check_forward({1, 4, 4, 63, 63, 16, 16}, AttentionOptions::make(0.25, false, -1, alibi_slopes(4)), dt);
+    check_forward({1, 2, 1, 1000, 1000, 4, 4}, AttentionOptions::make(0.5, true, -1, alibi_slopes(2)), dt);
   }
 }
 
 TEST(AttentionForward, NonCausal) {
   for (DType dt : {DType::F32, DType::F64})
     for (int64_t T : kOddSizes)
-      if (T < 1000) check_forward({2, 2, 1, T, T, 8, 8}, opts(0.35, false), dt);
-      else check_forward({1, 1, 1, T, T, 8, 8}, opts(0.35, false), dt);
+      if (T < 1000) check_forward({2, 2, 1, T, T, 8, 8}, AttentionOptions::make(0.35, false), dt);
+      else check_forward({1, 1, 1, T, T, 8, 8}, AttentionOptions::make(0.35, false), dt);
 }
 
 TEST(AttentionForward, FewerQueriesThanKeys) {
   for (DType dt : {DType::F32, DType::F64}) {
     // Decoding: one query at the last position, and a short chunk after a cache.
-    check_forward({2, 4, 2, 1, 127, 16, 16}, opts(0.25), dt);
-    check_forward({1, 4, 1, 1, 1000, 16, 16}, opts(0.25), dt);
-    check_forward({2, 4, 2, 5, 127, 16, 16}, opts(0.25), dt);
+    check_forward({2, 4, 2, 1, 127, 16, 16}, AttentionOptions::make(0.25), dt);
+    check_forward({1, 4, 1, 1, 1000, 16, 16}, AttentionOptions::make(0.25), dt);
+    check_forward({2, 4, 2, 5, 127, 16, 16}, AttentionOptions::make(0.25), dt);
     // An explicit offset: rows at positions 3..7 of 127 keys.
-    check_forward({1, 2, 2, 5, 127, 16, 16}, opts(0.25, true, 3), dt);
-    check_forward({1, 2, 2, 5, 127, 16, 16}, opts(0.25, false), dt);
+    check_forward({1, 2, 2, 5, 127, 16, 16}, AttentionOptions::make(0.25, true, 3), dt);
+    check_forward({1, 2, 2, 5, 127, 16, 16}, AttentionOptions::make(0.25, false), dt);
   }
 }
 
 TEST(AttentionForward, SlidingWindow) {
   for (DType dt : {DType::F32, DType::F64})
     for (int64_t w : {1, 17, 100}) {
-      check_forward({1, 2, 1, 127, 127, 8, 8}, opts(0.35, true, -1, {}, w), dt);
-      check_forward({1, 2, 2, 63, 63, 8, 8}, opts(0.35, false, -1, {}, w), dt);
-      check_forward({1, 1, 1, 1000, 1000, 4, 4}, opts(0.35, true, -1, {}, w), dt);
-      check_forward({1, 2, 1, 5, 127, 8, 8}, opts(0.35, true, -1, alibi_slopes(2), w), dt);
+      check_forward({1, 2, 1, 127, 127, 8, 8}, AttentionOptions::make(0.35, true, -1, {}, w), dt);
+      check_forward({1, 2, 2, 63, 63, 8, 8}, AttentionOptions::make(0.35, false, -1, {}, w), dt);
+      check_forward({1, 1, 1, 1000, 1000, 4, 4}, AttentionOptions::make(0.35, true, -1, {}, w), dt);
+      check_forward({1, 2, 1, 5, 127, 8, 8}, AttentionOptions::make(0.35, true, -1, alibi_slopes(2), w), dt);
     }
 }
 
@@ -191,7 +181,7 @@ TEST(AttentionForward, RowsWithoutVisibleKeysGiveZeroAndZeroGradients) {
   // Rows at positions 100..226 with a window of 20 over 127 keys: rows from position 146
   // on see nothing.
   const Problem p{1, 2, 1, 127, 127, 8, 8};
-  const AttentionOptions opt = opts(0.35, true, 100, {}, 20);
+  const AttentionOptions opt = AttentionOptions::make(0.35, true, 100, {}, 20);
   for (DType dt : {DType::F32, DType::F64}) {
     check_forward(p, opt, dt);
     std::vector<Tensor> x = make_qkv(p, dt, 3);
@@ -216,26 +206,26 @@ TEST(AttentionForward, RowsWithoutVisibleKeysGiveZeroAndZeroGradients) {
     check_backward(p, opt, dt, dt == DType::F64 ? 1e-10 : 1e-5);
   }
   // Every row empty: a query block entirely past the window.
-  check_forward({1, 1, 1, 3, 4, 2, 2}, opts(1.0, true, 50, {}, 5), DType::F32);
+  check_forward({1, 1, 1, 3, 4, 2, 2}, AttentionOptions::make(1.0, true, 50, {}, 5), DType::F32);
 }
 
 TEST(AttentionForward, EmptyLengths) {
   // No keys at all (an empty cache with an explicit offset): every row outputs 0.
-  check_forward({1, 2, 1, 3, 0, 4, 5}, opts(0.5, true, 0), DType::F32);
-  check_forward({1, 2, 1, 3, 0, 4, 5}, opts(0.5, false, 0), DType::F64);
+  check_forward({1, 2, 1, 3, 0, 4, 5}, AttentionOptions::make(0.5, true, 0), DType::F32);
+  check_forward({1, 2, 1, 3, 0, 4, 5}, AttentionOptions::make(0.5, false, 0), DType::F64);
   // No queries.
   std::vector<Tensor> x = make_qkv({1, 2, 1, 0, 6, 4, 5}, DType::F32, 1);
   Tensor lse;
-  Tensor o = attention_forward(x[0], x[1], x[2], opts(0.5), &lse);
+  Tensor o = attention_forward(x[0], x[1], x[2], AttentionOptions::make(0.5), &lse);
   EXPECT_EQ(o.shape(), Shape({1, 2, 0, 5}));
-  std::vector<Tensor> g = attention_backward(x[0], x[1], x[2], o, lse, o, opts(0.5));
+  std::vector<Tensor> g = attention_backward(x[0], x[1], x[2], o, lse, o, AttentionOptions::make(0.5));
   EXPECT_EQ(g[1].to_vector(), std::vector<double>(6 * 4, 0.0)) << "keys nobody saw get zero gradients";
 }
 
 TEST(AttentionForward, LargeLogitsStayFinite) {
   for (DType dt : {DType::F32, DType::F64}) {
     const Problem p{1, 2, 1, 127, 127, 16, 16};
-    const AttentionOptions opt = opts(100.0);
+    const AttentionOptions opt = AttentionOptions::make(100.0);
     check_forward(p, opt, dt);
     std::vector<Tensor> x = make_qkv(p, dt, 9);
     Rng rng(1);
@@ -253,7 +243,7 @@ TEST(AttentionForward, StridedViewsNeedNoCopyAndAgree) {
   Tensor q = Tensor::randn({2, 63, 6, 16}, rng).transpose_raw(1, 2);
   Tensor k = Tensor::randn({2, 63, 2, 16}, rng).transpose_raw(1, 2);
   Tensor v = Tensor::randn({2, 63, 2, 8}, rng).transpose_raw(1, 2);
-  const AttentionOptions opt = opts(0.25, true, -1, alibi_slopes(6), 40);
+  const AttentionOptions opt = AttentionOptions::make(0.25, true, -1, alibi_slopes(6), 40);
   Tensor o = attention_forward(q, k, v, opt);
   EXPECT_CLOSE("strided", attention_reference(q, k, v, opt), o, 2e-5);
   EXPECT_EQ(o.to_vector(), attention_forward(q.contiguous(), k.contiguous(), v.contiguous(), opt).to_vector());
@@ -266,20 +256,20 @@ TEST(AttentionBackward, MatchesReferenceGradientsAtOddLengths) {
     const double tol = dt == DType::F64 ? 1e-10 : 1e-5;
     for (int64_t T : kOddSizes) {
       Problem p = T < 1000 ? Problem{2, 6, 2, T, T, 16, 8} : Problem{1, 2, 1, T, T, 16, 16};
-      check_backward(p, opts(0.25), dt, tol);
+      check_backward(p, AttentionOptions::make(0.25), dt, tol);
     }
-    check_backward({1, 4, 2, 127, 127, 3, 5}, opts(0.5, true, -1, alibi_slopes(4), 30), dt, tol);
-    check_backward({2, 3, 1, 63, 63, 8, 8}, opts(0.5, false, -1, alibi_slopes(3)), dt, tol);
-    check_backward({1, 3, 3, 5, 127, 8, 8}, opts(0.5), dt, tol);
-    check_backward({1, 3, 1, 1, 1000, 8, 8}, opts(0.5), dt, tol);
-    check_backward({1, 2, 2, 7, 127, 8, 8}, opts(0.5, true, 60, {}, 16), dt, tol);
+    check_backward({1, 4, 2, 127, 127, 3, 5}, AttentionOptions::make(0.5, true, -1, alibi_slopes(4), 30), dt, tol);
+    check_backward({2, 3, 1, 63, 63, 8, 8}, AttentionOptions::make(0.5, false, -1, alibi_slopes(3)), dt, tol);
+    check_backward({1, 3, 3, 5, 127, 8, 8}, AttentionOptions::make(0.5), dt, tol);
+    check_backward({1, 3, 1, 1, 1000, 8, 8}, AttentionOptions::make(0.5), dt, tol);
+    check_backward({1, 2, 2, 7, 127, 8, 8}, AttentionOptions::make(0.5, true, 60, {}, 16), dt, tol);
   }
 }
 
 TEST(AttentionBackward, Float32GradientsMatchFloat64OfTheSameInputs) {
   for (int64_t T : {127, 1000}) {
     const Problem p = T < 1000 ? Problem{2, 4, 2, T, T, 32, 32} : Problem{1, 2, 1, T, T, 64, 64};
-    const AttentionOptions opt = opts(1.0 / std::sqrt(double(p.D)));
+    const AttentionOptions opt = AttentionOptions::make(1.0 / std::sqrt(double(p.D)));
     std::vector<Tensor> grads[2];
     const DType dts[2] = {DType::F32, DType::F64};
     for (int w = 0; w < 2; ++w) {
@@ -302,8 +292,8 @@ TEST(AttentionBackward, KeyTileChunksForAnyThreadCount) {
   const int saved = num_threads();
   for (int threads : {1, 3, 4}) {
     set_num_threads(threads);
-    check_backward({1, 4, 1, 300, 300, 16, 16}, opts(0.25), DType::F64, 1e-10);
-    check_backward({1, 6, 3, 200, 200, 8, 8}, opts(0.25, true, -1, {}, 70), DType::F32, 1e-5);
+    check_backward({1, 4, 1, 300, 300, 16, 16}, AttentionOptions::make(0.25), DType::F64, 1e-10);
+    check_backward({1, 6, 3, 200, 200, 8, 8}, AttentionOptions::make(0.25, true, -1, {}, 70), DType::F32, 1e-5);
   }
   set_num_threads(saved);
 }
@@ -314,7 +304,7 @@ TEST(AttentionBackward, RepeatsBitForBit) {
     std::vector<Tensor> x = make_qkv(p, DType::F32, 23);
     Rng rng(24);
     Tensor dout = Tensor::randn({p.B, p.H, p.Tq, p.Dv}, rng);
-    const AttentionOptions opt = opts(0.25);
+    const AttentionOptions opt = AttentionOptions::make(0.25);
     Tensor lse;
     Tensor o = attention_forward(x[0], x[1], x[2], opt, &lse);
     std::vector<Tensor> a = attention_backward(x[0], x[1], x[2], o, lse, dout, opt);
@@ -325,7 +315,7 @@ TEST(AttentionBackward, RepeatsBitForBit) {
 
 TEST(AttentionBackward, AutogradMatchesTheKernelEntries) {
   const Problem p{1, 4, 2, 63, 63, 8, 8};
-  const AttentionOptions opt = opts(0.3, true, -1, alibi_slopes(4));
+  const AttentionOptions opt = AttentionOptions::make(0.3, true, -1, alibi_slopes(4));
   std::vector<Tensor> x = make_qkv(p, DType::F64, 31);
   for (Tensor& t : x) t.set_requires_grad(true);
   Rng rng(32);
@@ -352,9 +342,9 @@ TEST(AttentionMemory, GrowsLinearlyWithLength) {
   size_t peak = 0;
   {
     Tensor lse;
-    Tensor o = attention_forward(x[0], x[1], x[2], opts(0.25), &lse);
+    Tensor o = attention_forward(x[0], x[1], x[2], AttentionOptions::make(0.25), &lse);
     peak = std::max(peak, allocator_stats().bytes_in_use);
-    std::vector<Tensor> g = attention_backward(x[0], x[1], x[2], o, lse, dout, opts(0.25));
+    std::vector<Tensor> g = attention_backward(x[0], x[1], x[2], o, lse, dout, AttentionOptions::make(0.25));
     peak = std::max(peak, allocator_stats().bytes_in_use);
   }
   EXPECT_LT(peak - before, size_t(4) << 20) << "bytes held after forward and backward";
@@ -375,14 +365,14 @@ void expect_error(const std::function<void()>& f, const std::vector<std::string>
 
 TEST(AttentionErrors, BadShapesAndOptionsNameTheOpAndShapes) {
   auto t = [](const Shape& s, DType dt = DType::F32) { return Tensor::zeros(s, dt); };
-  const AttentionOptions o = opts(0.5);
+  const AttentionOptions o = AttentionOptions::make(0.5);
   expect_error([&] { attention(t({1, 6, 4, 8}), t({1, 4, 4, 8}), t({1, 4, 4, 8}), o); },
                {"attention", "q [1, 6, 4, 8]", "k [1, 4, 4, 8]", "not a multiple of 4 kv heads"});
   expect_error([&] { attention(t({1, 2, 4, 8}), t({1, 2, 4, 7}), t({1, 2, 4, 8}), o); },
                {"attention", "[1, 2, 4, 7]", "head dims differ"});
   expect_error([&] { attention(t({2, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), o); },
                {"attention", "q [2, 4, 8]", "rank 4"});
-  expect_error([&] { attention(t({1, 2, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), opts(0.5, true, -1, {0.5f})); },
+  expect_error([&] { attention(t({1, 2, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), AttentionOptions::make(0.5, true, -1, {0.5f})); },
                {"attention", "1 ALiBi slopes", "one per query head (2)"});
   expect_error([&] { attention(t({1, 2, 4, 8}), t({2, 2, 4, 8}), t({2, 2, 4, 8}), o); },
                {"attention", "batch sizes differ"});
@@ -394,9 +384,9 @@ TEST(AttentionErrors, BadShapesAndOptionsNameTheOpAndShapes) {
                {"attention", "expected float32 or float64", "int32"});
   expect_error([&] { attention(t({1, 2, 9, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), o); },
                {"attention", "Tq <= Tk"});
-  expect_error([&] { attention(t({1, 2, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), opts(0.5, true, -1, {}, -3)); },
+  expect_error([&] { attention(t({1, 2, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), AttentionOptions::make(0.5, true, -1, {}, -3)); },
                {"attention", "window must be >= 0"});
-  expect_error([&] { attention(t({1, 2, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), opts(0.5, true, -2)); },
+  expect_error([&] { attention(t({1, 2, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), AttentionOptions::make(0.5, true, -2)); },
                {"attention", "q_offset"});
   expect_error([&] { attention_reference(t({1, 3, 4, 8}), t({1, 2, 4, 8}), t({1, 2, 4, 8}), o); },
                {"attention_reference", "not a multiple"});

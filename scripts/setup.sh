@@ -20,6 +20,7 @@ PACKAGES=(
   libsentencepiece-dev     # BPE tokenizer
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev         # micro-benchmarks
+  librsvg2-bin             # rsvg-convert: figures as PNG beside the SVG (attnlab eval --plot F.png)
   python3-doc              # the default corpus: Python's documentation sources (scripts/prepare_corpus.sh)
   python3                  # the end-to-end tests parse JSON and safetensors headers with it
 )

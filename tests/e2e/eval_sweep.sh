@@ -28,6 +28,12 @@ expect_error "which is already evaluated" "$BIN" eval "$B" "$TMP/./run" --length
 # Without sliding windows the sliding columns are empty, and the plot still draws.
 "$BIN" eval "$B" --lengths 8,16 --max-tokens 64 --no-sliding --csv "$TMP/plain.csv" --plot "$TMP/plain.svg" > /dev/null
 
+# PNG: rendered through rsvg-convert (scripts/setup.sh installs librsvg2-bin).
+if command -v rsvg-convert > /dev/null; then
+  "$BIN" eval "$B" --lengths 8,16 --max-tokens 64 --no-sliding --plot "$TMP/plain.png" > /dev/null
+  [ "$(head -c 8 "$TMP/plain.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "--plot .png is not a PNG"
+fi
+
 python3 - "$TMP" "$A" "$B" <<'PY' || fail "eval sweep outputs"
 import csv, json, math, re, sys
 import xml.etree.ElementTree as ET

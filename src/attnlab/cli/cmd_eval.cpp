@@ -1,5 +1,5 @@
 // attnlab eval CHECKPOINT... --lengths 256,512,... [--set key=value ...] [--json FILE] [--csv FILE]
-//                                                    [--plot FILE.svg]
+//                                                    [--plot FILE.svg|FILE.png]
 // Loss, perplexity and bits per byte on the same validation text at every length, for one
 // or several checkpoints (each loaded, scored and freed in turn). --json keeps its
 // single-checkpoint format for one checkpoint; for several it is an object keyed by step
@@ -74,7 +74,7 @@ void add_eval_command(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("--json", a->json, "Also write the results as JSON to this file");
   cmd->add_option("--csv", a->csv, "Also write one CSV row per checkpoint and length to this file");
-  cmd->add_option("--plot", a->plot, "Draw perplexity against length (log2 axis) as SVG to this file");
+  cmd->add_option("--plot", a->plot, "Draw perplexity against length (log2 axis) to this file: .svg, or .png (rendered by rsvg-convert)");
   cmd->add_option("--data", a->data, "Corpus folder (default: the checkpoint's data.path)");
   cmd->add_option("--max-tokens", a->max_tokens, "Validation tokens scored at every length")->check(CLI::PositiveNumber);
   cmd->add_option("--stride", a->stride, "Sliding-window stride (default: length / 2)");

@@ -2,8 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <string_view>
 #include <limits>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "attnlab/core/error.h"
 #include "attnlab/io/atomic_file.h"
@@ -201,7 +208,54 @@ std::string perplexity_svg(const std::vector<PlotSeries>& series, const PlotOpti
 }
 
 void write_perplexity_svg(const std::string& path, const std::vector<PlotSeries>& series, const PlotOptions& opt) {
-  io::write_file_atomic(path, perplexity_svg(series, opt));
+  write_figure(path, perplexity_svg(series, opt));
+}
+
+namespace {
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Runs argv (no shell, so paths with spaces or quotes are safe); true when it exits 0.
+// The converter's own messages go to our stderr, where the user sees them.
+bool run_program(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return false;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+void write_figure(const std::string& path, const std::string& svg) {
+  if (ends_with(path, ".svg")) {
+    io::write_file_atomic(path, svg);
+    return;
+  }
+  ATTNLAB_CHECK(ends_with(path, ".png"), "figure '", path, "': the name must end in .svg or .png");
+  // The SVG and the PNG both start as temporaries beside the target; only a finished PNG
+  // is renamed over it.
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const std::string tmp_svg = tmp + ".svg", tmp_png = tmp + ".png";
+  io::write_file_atomic(tmp_svg, svg);
+  const bool ok = run_program({"rsvg-convert", "--format=png", "--background-color=white", "--output", tmp_png, tmp_svg});
+  std::remove(tmp_svg.c_str());
+  if (!ok) {
+    std::remove(tmp_png.c_str());
+    throw Error(cat("figure '", path, "': rendering PNG with rsvg-convert failed (is librsvg2-bin installed? "
+                    "scripts/setup.sh installs it; or ask for .svg)"));
+  }
+  if (std::rename(tmp_png.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp_png.c_str());
+    throw Error(cat("figure '", path, "': cannot move the rendered PNG into place: ", std::strerror(err)));
+  }
 }
 
 }  // namespace attnlab::eval

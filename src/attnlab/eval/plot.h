@@ -36,8 +36,15 @@ std::string xml_escape(std::string_view text);
 // not positive, or no finite positive perplexity at all.
 std::string perplexity_svg(const std::vector<PlotSeries>& series, const PlotOptions& opt = {});
 
-// perplexity_svg written atomically to `path`.
+// perplexity_svg written atomically to `path` (through write_figure: .svg or .png).
 void write_perplexity_svg(const std::string& path, const std::vector<PlotSeries>& series,
                           const PlotOptions& opt = {});
+
+// Writes an SVG document atomically to `path`, as SVG when the name ends in ".svg" and
+// rendered to PNG when it ends in ".png". PNG goes through `rsvg-convert` (Debian package
+// librsvg2-bin, which scripts/setup.sh installs), run without a shell; a missing converter
+// or a failed conversion is one error line and leaves no file behind. Any other ending is
+// an error naming the path.
+void write_figure(const std::string& path, const std::string& svg);
 
 }  // namespace attnlab::eval

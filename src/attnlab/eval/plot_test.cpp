@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <sstream>
@@ -195,6 +197,37 @@ TEST(Plot, BadInputIsOneClearError) {
   EXPECT_EQ(message({PlotSeries{"a", {8, 16}, {1}, 0}}), "plot: series 'a' has 2 lengths but 1 perplexities");
   EXPECT_EQ(message({PlotSeries{"a", {0}, {1}, 0}}), "plot: series 'a' has length 0; lengths must be positive");
   EXPECT_EQ(message({PlotSeries{"a", {8}, {std::nan("")}, 0}}), "plot: no finite positive perplexity to draw");
+}
+
+// PNG through rsvg-convert: a real PNG (signature and IHDR size) and nothing left beside it.
+TEST(Plot, PngIsRenderedFromTheSvg) {
+  if (std::system("command -v rsvg-convert >/dev/null 2>&1") != 0) GTEST_SKIP() << "rsvg-convert not installed";
+  attnlab::testing::TempDir dir;
+  PlotOptions po;
+  po.width = 430;
+  po.height = 240;
+  write_perplexity_svg(dir.file("ppl.png"), {PlotSeries{"a", {64, 128, 256}, {5, 6, 9}, 64}}, po);
+  std::string png = io::read_file(dir.file("ppl.png"));
+  ASSERT_GT(png.size(), 24u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  auto be32 = [&](size_t at) {
+    return (uint32_t(uint8_t(png[at])) << 24) | (uint32_t(uint8_t(png[at + 1])) << 16) |
+           (uint32_t(uint8_t(png[at + 2])) << 8) | uint32_t(uint8_t(png[at + 3]));
+  };
+  EXPECT_EQ(be32(16), 430u);  // IHDR width and height: the SVG's own size
+  EXPECT_EQ(be32(20), 240u);
+  EXPECT_EQ(dir.list(), std::vector<std::string>{"ppl.png"});
+}
+
+TEST(Plot, FigureNameMustEndInSvgOrPng) {
+  attnlab::testing::TempDir dir;
+  try {
+    write_figure(dir.file("ppl.jpg"), "<svg/>");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "figure '" + dir.file("ppl.jpg") + "': the name must end in .svg or .png");
+  }
+  EXPECT_TRUE(dir.list().empty());
 }
 
 }  // namespace

@@ -182,6 +182,29 @@ TEST(DiffAttention, ParameterCountIsTheSoftmaxBaselinesWithTwiceTheHeadsPlusLamb
   }
 }
 
+TEST(DiffAttention, ParallelPrefillThenTokenByTokenDecodingContinuesTheSequence) {
+  // What generation does: one cache written by the parallel form, then extended by the
+  // recurrent form one token at a time, must give the outputs of one parallel call.
+  for (const std::vector<std::string>& variant :
+       {std::vector<std::string>{"position=alibi", "heads=6", "kv_heads=2"},
+        std::vector<std::string>{"position=rope", "kv_heads=1", "window=6"}}) {
+    auto b = build_mixer("diff", variant, kWidth, DType::F64, 13);
+    Rng rng(2);
+    const int64_t T = 23, prefill = 15;
+    Tensor x = Tensor::randn({2, T, kWidth}, rng, DType::F64);
+    autograd::NoGradGuard no_grad;
+    Tensor whole = b->mixer->forward(x, Form::Parallel, nullptr);
+    auto state = b->mixer->make_state();
+    Tensor first = b->mixer->forward(x.slice_raw(1, 0, prefill).contiguous(), Form::Parallel, state.get());
+    EXPECT_CLOSE(variant[0] + " prefill", whole.slice_raw(1, 0, prefill), first, 1e-12);
+    for (int64_t t = prefill; t < T; ++t) {
+      Tensor step = b->mixer->forward(x.slice_raw(1, t, t + 1).contiguous(), Form::Recurrent, state.get());
+      EXPECT_CLOSE(cat(variant[0], " token ", t), whole.slice_raw(1, t, t + 1), step, 1e-12);
+    }
+    EXPECT_EQ(state->length(), T);
+  }
+}
+
 TEST(DiffAttention, BadOptionsAreErrorsNamingTheKey) {
   auto expect_error = [](const std::vector<std::string>& sets, const std::string& needle) {
     try {

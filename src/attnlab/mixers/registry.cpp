@@ -1,5 +1,6 @@
 #include "attnlab/mixers/registry.h"
 
+#include "attnlab/mixers/diff/diff.h"
 #include "attnlab/mixers/softmax/softmax.h"
 
 namespace attnlab::mixers {
@@ -31,6 +32,14 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=nope", "key_norm=true", "kv_heads=2"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "key_norm_temperature=3"},
            {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"}}),
+      mixer_entry<DiffOptions, DiffAttention>(
+          "diff", "differential attention: two softmax maps, A1 - lambda A2 (GQA; every position scheme of softmax)",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{}, {"position=nope", "heads=3"}, {"position=nope", "heads=1", "head_dim=5", "cosine=true"},
+           {"position=alibi", "heads=6", "kv_heads=2", "window=5"},
+           {"position=rope", "rope_style=interleaved", "kv_heads=1"},
+           {"position=rope", "key_norm=true", "key_norm_learnable=true", "attn_scale=logn", "attn_original_length=16"},
+           {"position=rope", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"}}),
   };
   return table;
 }

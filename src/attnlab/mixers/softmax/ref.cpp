@@ -10,14 +10,12 @@
 
 namespace attnlab::mixers {
 
-Tensor softmax_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v,
-                             const ops::AttentionOptions& opt) {
+Tensor softmax_attention_probs_ref(const Tensor& q, const Tensor& k, const ops::AttentionOptions& opt) {
   int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3);
   int64_t Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
   int64_t offset = opt.q_offset >= 0 ? opt.q_offset : Tk - Tq;
   Tensor q5 = ops::reshape(q, {B, Hkv, G, Tq, D});
   Tensor k5 = ops::reshape(k, {B, Hkv, 1, Tk, D});
-  Tensor v5 = ops::reshape(v, {B, Hkv, 1, Tk, v.size(3)});
   Tensor s = ops::scale(ops::bmm(q5, ops::transpose(k5, 3, 4)), opt.scale);  // [B, Hkv, G, Tq, Tk]
   if (!opt.alibi_slopes.empty()) {
     std::vector<double> bias(size_t(H * Tq * Tk));
@@ -29,7 +27,14 @@ Tensor softmax_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v,
   }
   if (opt.causal) s = ops::causal_mask(s, offset);
   if (opt.window > 0) s = ops::sliding_window_mask(s, opt.window, offset);
-  Tensor o = ops::bmm(ops::softmax(s), v5);  // [B, Hkv, G, Tq, Dv]
+  return ops::softmax(s);
+}
+
+Tensor softmax_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v,
+                             const ops::AttentionOptions& opt) {
+  int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Hkv = k.size(1), Tk = k.size(2);
+  Tensor v5 = ops::reshape(v, {B, Hkv, 1, Tk, v.size(3)});
+  Tensor o = ops::bmm(softmax_attention_probs_ref(q, k, opt), v5);  // [B, Hkv, G, Tq, Dv]
   return ops::reshape(o, {B, H, Tq, v.size(3)});
 }
 

@@ -1,6 +1,7 @@
 #include "attnlab/mixers/registry.h"
 
 #include "attnlab/mixers/softmax/softmax.h"
+#include "attnlab/mixers/homm/homm.h"
 
 namespace attnlab::mixers {
 
@@ -31,6 +32,10 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=nope", "key_norm=true", "kv_heads=2"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "key_norm_temperature=3"},
            {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"}}),
+      mixer_entry<HommOptions, Homm>(
+          "homm", "high-order moments (HoMM): causal mean of products of gelu groups, sigmoid selection",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{"order=1", "expand=1"}, {}, {"order=3", "expand=1"}, {"order=2", "expand=3", "bias=false"}}),
   };
   return table;
 }

@@ -1,4 +1,4 @@
-// HoMM: high-order moments as a token mixer (Picard et al., davidpicard/HoMM,
+// HoMM: high-order moments as a token mixer (David Picard, davidpicard/HoMM,
 // src/model/network/layers.py `HoM`), causal, as specs/mechanisms.md §6 describes it.
 //
 // Module, with d = d_model, k = order, e = expand, F = k * e * d:

@@ -73,6 +73,30 @@ TEST(Homm, HandComputedExampleInEveryForm) {
   for (Form f : kForms) EXPECT_CLOSE(form_name(f), expected, run(*b, x, f), 1e-13);
 }
 
+// Order 3 tells the running product m_3 = g_1 g_2 g_3 from a product of neighbours
+// (g_2 g_3): d = 1, e = 1, h = (x, 2x + 0.5, 0.5 - x), s = (1/2, 1/2, 1/2) (zero
+// selection weights), y = R_1 + R_2 + R_3 (no biases except ho's).
+TEST(Homm, OrderThreeMultipliesEveryGroupSoFar) {
+  auto b = build({"order=3", "expand=1"}, 1);
+  set_param(*b, "mixer.ho_proj.weight", {1, 2, -1});
+  set_param(*b, "mixer.ho_proj.bias", {0, 0.5, 0.5});
+  set_param(*b, "mixer.se_proj.weight", {0, 0, 0});
+  set_param(*b, "mixer.se_proj.bias", {0, 0, 0});
+  set_param(*b, "mixer.ag_proj.weight", {1, 1, 1});
+  set_param(*b, "mixer.ag_proj.bias", {0});
+  const std::vector<double> xs = {0.3, -1.2, 1.7};
+  std::vector<double> want;
+  double sum = 0;
+  for (size_t t = 0; t < xs.size(); ++t) {
+    double g1 = gelu(xs[t]), g2 = gelu(2 * xs[t] + 0.5), g3 = gelu(0.5 - xs[t]);
+    sum += g1 + g1 * g2 + g1 * g2 * g3;
+    want.push_back(0.5 * sum / double(t + 1));
+  }
+  Tensor x = Tensor::from_vector(xs, {1, int64_t(xs.size()), 1});
+  Tensor expected = Tensor::from_vector(want, {1, int64_t(xs.size()), 1});
+  for (Form f : kForms) EXPECT_CLOSE(form_name(f), expected, run(*b, x, f), 1e-13);
+}
+
 TEST(Homm, OutputAtTokenIDependsOnlyOnTokensUpToI) {
   const int64_t T = 12, changed = 7;
   auto b = build({"order=3", "expand=1"}, 8);

@@ -2,6 +2,7 @@
 
 #include "attnlab/mixers/diff/diff.h"
 #include "attnlab/mixers/softmax/softmax.h"
+#include "attnlab/mixers/homm/homm.h"
 
 namespace attnlab::mixers {
 
@@ -40,6 +41,10 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=rope", "rope_style=interleaved", "kv_heads=1"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "attn_scale=logn", "attn_original_length=16"},
            {"position=rope", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"}}),
+      mixer_entry<HommOptions, Homm>(
+          "homm", "high-order moments (HoMM): causal mean of products of gelu groups, sigmoid selection",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{"order=1", "expand=1"}, {}, {"order=3", "expand=1"}, {"order=2", "expand=3", "bias=false"}}),
   };
   return table;
 }

@@ -5,6 +5,7 @@
 # pretrained model's frozen head. Then sample from each and compute validation perplexity
 # and sampling proxies (distinct-n, repetition) with scripts/recipes_report.py.
 #   bash scripts/emo_experiment.sh [RUNS]      (default runs/emo)
+#   SKIP_TRAIN=1 bash scripts/emo_experiment.sh   # keep the trained runs, sample again
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-runs/emo}"
@@ -19,6 +20,7 @@ PRE="$RUNS/pretrain/$(cat "$RUNS/pretrain/latest")"
 finetune() {
   local name="$1"; shift
   local dir="$RUNS/$name"
+  [ "${SKIP_TRAIN:-0}" = 1 ] && [ -f "$dir/latest" ] && return  # only resample
   rm -rf "$dir" && mkdir -p "$dir"
   cp -r "$PRE" "$dir/" && basename "$PRE" > "$dir/latest"
   train configs/emo/finetune.toml "$@" --out "$dir" --resume
@@ -27,14 +29,14 @@ finetune ce --set train.loss=ce
 finetune emo --set train.loss=emo --set train.emo_mode=ce-equal --set "train.emo_head=$PRE"
 finetune emo2 --set train.loss=emo --set train.emo_mode=emo-emphasised --set "train.emo_head=$PRE"
 
-# Samples: 4 prompts x 2 seeds, 300 bytes each, temperature 1 (unbiased sampling).
+# Samples: 4 prompts x 4 seeds, 400 bytes each, temperature 1 (unbiased sampling).
 prompts=("The standard library" "def main():" "Return a new" "This module provides")
 for name in pretrain ce emo emo2; do
   out="$RUNS/$name/samples.txt"
   : > "$out"
   for p in "${prompts[@]}"; do
-    for seed in 1 2; do
-      nice -n 5 "$BIN" generate "$RUNS/$name" --prompt "$p" --max-new 300 --temperature 1 --seed $seed >> "$out"
+    for seed in 1 2 3 4; do
+      nice -n 5 "$BIN" generate "$RUNS/$name" --prompt "$p" --max-new 400 --temperature 1 --seed $seed >> "$out"
       printf '\n<<<END>>>\n' >> "$out"
     done
   done

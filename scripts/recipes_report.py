@@ -92,7 +92,17 @@ def ngrams(tokens, n):
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
-def sample_stats(path):
+def corpus_words():
+    """Lower-cased alphabetic words of the training text (python3-doc's .rst sources)."""
+    import glob, re
+    src = os.environ.get("SOURCES", "/usr/share/doc/python3-doc/html/_sources")
+    words = set()
+    for f in glob.glob(os.path.join(src, "**", "*.rst.txt"), recursive=True):
+        words.update(w.lower() for w in re.findall(r"[A-Za-z]{2,}", open(f, errors="replace").read()))
+    return words
+
+
+def sample_stats(path, vocabulary):
     samples = [s.strip() for s in open(path, encoding="utf-8", errors="replace").read().split("<<<END>>>") if s.strip()]
     words = [s.split() for s in samples]
     stats = {}
@@ -110,6 +120,10 @@ def sample_stats(path):
             rep_b.append(1 - len(set(gb)) / len(gb))
     stats["rep-4 (words)"] = sum(rep_w) / max(1, len(rep_w))
     stats["rep-16 (bytes)"] = sum(rep_b) / max(1, len(rep_b))
+    # Real-word rate: alphabetic words of 2+ letters that occur in the training text.
+    import re
+    alpha = [w.lower() for s in samples for w in re.findall(r"[A-Za-z]{2,}", s)]
+    stats["real words"] = sum(w in vocabulary for w in alpha) / max(1, len(alpha))
     stats["samples"] = len(samples)
     return stats
 
@@ -117,15 +131,17 @@ def sample_stats(path):
 def emo(runs):
     names = [("pretrain", "pretrained (CE, 400 steps)"), ("ce", "+150 steps CE"),
              ("emo", "+150 steps EMO ce-equal"), ("emo2", "+150 steps EMO emo-emphasised")]
-    keys = ["distinct-1", "distinct-2", "distinct-3", "rep-4 (words)", "rep-16 (bytes)"]
+    keys = ["distinct-1", "distinct-2", "distinct-3", "rep-4 (words)", "rep-16 (bytes)", "real words"]
+    vocabulary = corpus_words()
     print("| model | val loss | val ppl | " + " | ".join(keys) + " |")
     print("|---|---|---|" + "---|" * len(keys))
     for name, label in names:
         run = f"{runs}/{name}"
         last = [r for r in metrics(run) if "val_loss" in r][-1]
-        st = sample_stats(f"{run}/samples.txt")
+        st = sample_stats(f"{run}/samples.txt", vocabulary)
         print(f"| {label} | {last['val_loss']:.4f} | {math.exp(last['val_loss']):.3f} | " +
               " | ".join(f"{st[k]:.3f}" for k in keys) + " |")
+    print(f"\n{st['samples']} samples per model; distinct-n pooled over them, repetition per sample")
 
 
 if __name__ == "__main__":

@@ -130,7 +130,8 @@ def sample_stats(path, vocabulary):
 
 def emo(runs):
     names = [("pretrain", "pretrained (CE, 400 steps)"), ("ce", "+150 steps CE"),
-             ("emo", "+150 steps EMO ce-equal"), ("emo2", "+150 steps EMO emo-emphasised")]
+             ("emo", "+150 steps EMO ce-equal"), ("emo2", "+150 steps EMO emo-emphasised"),
+             ("emo_self", "+150 steps EMO ce-equal, own head")]
     keys = ["distinct-1", "distinct-2", "distinct-3", "rep-4 (words)", "rep-16 (bytes)", "real words"]
     vocabulary = corpus_words()
     print("| model | val loss | val ppl | " + " | ".join(keys) + " |")

@@ -74,6 +74,11 @@ for s in (4, 8, 12, 16, 20, 24):
 assert "upd_cos_grad" not in rows[5]
 PY
 
+# ---- the diagnostics only read: the same run without them is the same trajectory ----
+"$BIN" train wsds.toml --set train.diagnostics_every=0 --out nodiag --quiet > /dev/null
+! grep -q upd_cos nodiag/metrics.jsonl || fail "diagnostics_every = 0 still logged diagnostics"
+same_run full nodiag "without diagnostics"
+
 # ---- extending: budgets 8, 16 in a 16-step run, then resumed with the 24-step plan ----
 "$BIN" train wsds.toml --set train.steps=16 --set 'train.decay_checkpoints=[8, 16]' --out ext --quiet > /dev/null
 [ "$(cat ext/latest)" = decayed_000016 ] || fail "the 16-step run did not end at decayed_000016"

@@ -72,6 +72,9 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- attention (ops/attention.cpp) ----
       {"attention", "attention", "fused softmax attention: causal/window masks, ALiBi, GQA"},
+
+      // ---- emo_loss (ops/emo_loss.cpp) ----
+      {"emo_distance", "emo_loss", "EMO's 1 - <e^_target, sum_i softmax(logits)_i e^_i> per row, frozen unit rows e^"},
   };
   return table;
 }

@@ -17,10 +17,10 @@ namespace {
 
 constexpr const char* kFormat = "attnlab-checkpoint-1";
 
-std::string step_name(int64_t step) {
+std::string step_name(const std::string& prefix, int64_t step) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "step_%06lld", (long long)step);
-  return buf;
+  std::snprintf(buf, sizeof buf, "_%06lld", (long long)step);
+  return prefix + buf;
 }
 
 std::string trim(std::string s) {
@@ -31,11 +31,11 @@ std::string trim(std::string s) {
 }  // namespace
 
 std::string save_checkpoint(const std::string& out_dir, const RunConfig& run, const model::LanguageModel& model,
-                            const AdamW* optimizer, int64_t step, int64_t keep) {
+                            const AdamW* optimizer, int64_t step, int64_t keep, const std::string& prefix) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   ATTNLAB_CHECK(!ec, "checkpoint: cannot create folder '", out_dir, "': ", ec.message());
-  const std::string name = step_name(step);
+  const std::string name = step_name(prefix, step);
   const fs::path final_dir = fs::path(out_dir) / name;
   const fs::path tmp_dir = fs::path(out_dir) / ("." + name + ".tmp." + std::to_string(::getpid()));
   fs::remove_all(tmp_dir, ec);

@@ -5,6 +5,7 @@
 //   OUT/step_000500/config.toml           the run's whole configuration
 //   OUT/step_000500/train_state.safetensors  AdamW moments; step, seed, data cursor in metadata
 //   OUT/latest                            "step_000500"
+//   OUT/decayed_000400/...                 wsd-s: a decayed checkpoint per budget, kept
 //
 // A step folder is written under a temporary name and renamed into place, and `latest`
 // is replaced atomically afterwards, so a crash at any moment leaves the previous
@@ -25,9 +26,11 @@ struct TrainState {
   int64_t adam_t = 0;
 };
 
-// Writes OUT/step_NNNNNN and updates OUT/latest; keeps the newest `keep` step folders.
+// Writes OUT/<prefix>_NNNNNN and updates OUT/latest; keeps the newest `keep` step_ folders.
+// Folders of another prefix (wsd-s writes "decayed", one per budget) are never pruned.
 std::string save_checkpoint(const std::string& out_dir, const RunConfig& run, const model::LanguageModel& model,
-                            const AdamW* optimizer, int64_t step, int64_t keep);
+                            const AdamW* optimizer, int64_t step, int64_t keep,
+                            const std::string& prefix = "step");
 
 // A checkpoint path may be a step folder or a run folder (its `latest` is used).
 std::string resolve_checkpoint(const std::string& path);

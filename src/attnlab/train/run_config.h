@@ -3,6 +3,7 @@
 // the model exactly as it was trained.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "attnlab/io/config_schema.h"
 #include "attnlab/model/config.h"
@@ -31,6 +32,11 @@ struct TrainConfig {
   int64_t warmup = 50;
   double decay_fraction = 0.2;
   std::string decay_shape = "linear";
+  std::vector<int64_t> decay_checkpoints;
+  std::string loss = "ce";
+  std::string emo_mode = "ce-equal";
+  std::string emo_head = "self";
+  int64_t diagnostics_every = 0;
   double weight_decay = 0.1;
   bool decay_all = false;
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
@@ -51,10 +57,26 @@ struct TrainConfig {
     v.field("steps", steps, "optimizer steps", config::positive());
     v.field("lr", lr, "peak learning rate", config::positive());
     v.field("lr_floor", lr_floor, "rate at the end of a decay", config::non_negative());
-    v.choice("schedule", schedule, {"constant", "cosine", "wsd"}, "learning-rate schedule");
+    v.choice("schedule", schedule, {"constant", "cosine", "wsd", "wsd-s"},
+             "learning-rate schedule (docs/TRAINING.md)");
     v.field("warmup", warmup, "linear warmup steps", config::non_negative());
-    v.field("decay_fraction", decay_fraction, "wsd: share of the run spent decaying", config::in_range(0, 1));
-    v.choice("decay_shape", decay_shape, {"linear", "cosine", "1-sqrt"}, "wsd: decay shape");
+    v.field("decay_fraction", decay_fraction,
+            "wsd: share of the run spent decaying; wsd-s: share of each cycle (between checkpoints)",
+            config::in_range(0, 1));
+    v.choice("decay_shape", decay_shape, {"linear", "cosine", "1-sqrt", "exponential", "inverse-proportional"},
+             "wsd, wsd-s: decay shape (exponential and inverse-proportional need lr_floor > 0)");
+    v.field("decay_checkpoints", decay_checkpoints,
+            "wsd-s: steps (increasing, at most steps) before which the rate decays to lr_floor; each saves "
+            "a kept checkpoint OUT/decayed_NNNNNN, then the rate returns to lr");
+    v.choice("loss", loss, {"ce", "emo"}, "training loss: cross-entropy, or EMO combined with it");
+    v.choice("emo_mode", emo_mode, {"ce-equal", "emo-emphasised"},
+             "emo: 1/2[CE + sg(CE/DEMD) DEMD] (value = CE) or DEMD + sg(DEMD/CE) CE");
+    v.field("emo_head", emo_head,
+            "emo: cost embedding: 'self' (the model's own head, detached, each step) or a checkpoint whose "
+            "head (or tied embedding) is frozen", config::non_empty());
+    v.field("diagnostics_every", diagnostics_every,
+            "update diagnostics (cosines, W, update/weight ratios) in metrics.jsonl every N steps (0: off)",
+            config::non_negative());
     v.field("weight_decay", weight_decay, "AdamW decoupled weight decay", config::non_negative());
     v.field("decay_all", decay_all, "also decay norms and embeddings");
     v.field("beta1", beta1, "AdamW beta1", config::in_half_open(0, 1));

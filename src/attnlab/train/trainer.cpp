@@ -16,9 +16,12 @@
 #include "attnlab/io/atomic_file.h"
 #include "attnlab/mixers/softmax/softmax.h"
 #include "attnlab/model/lm.h"
+#include "attnlab/ops/emo_loss.h"
+#include "attnlab/ops/shape.h"
 #include "attnlab/train/adamw.h"
 #include "attnlab/train/checkpoint.h"
 #include "attnlab/train/schedule.h"
+#include "attnlab/train/update_stats.h"
 
 namespace attnlab::train {
 
@@ -69,7 +72,55 @@ void prepare_metrics_file(const std::string& path, bool resume, int64_t resumed_
   io::write_file_atomic(path, kept);
 }
 
+// The weight matrix whose rows the logits are scored against: head.weight, or the
+// embedding when they are tied.
+const model::Param& output_head(const model::ParamStore& params, const std::string& where) {
+  const model::Param* head = params.find("head.weight");
+  if (!head) head = params.find("embed.weight");
+  ATTNLAB_CHECK(head, where, ": the model has neither head.weight nor embed.weight");
+  return *head;
+}
+
+// The training objective: cross-entropy, or EMO (ops/emo_loss.h) against a cost embedding
+// that is either a frozen checkpoint's head (row-normalised once) or the model's own
+// head, detached and row-normalised at every step.
+class TrainingLoss {
+ public:
+  TrainingLoss(const TrainConfig& tc, model::LanguageModel& model) : tc_(tc), model_(model) {
+    if (tc.loss != "emo") return;
+    mode_ = ops::parse_emo_mode(tc.emo_mode);
+    if (tc.emo_head == "self") return;
+    ATTNLAB_CHECK(fs::exists(tc.emo_head), "train.emo_head = '", tc.emo_head,
+                  "': no such checkpoint (expected 'self', a run folder or a step folder)");
+    LoadedModel frozen = load_model(tc.emo_head);
+    const model::Param& head = output_head(frozen.model->params(), "train.emo_head = '" + tc.emo_head + "'");
+    ATTNLAB_CHECK(head.shape[0] == model.config().vocab_size, "train.emo_head = '", tc.emo_head, "': its ",
+                  head.name, " has ", head.shape[0], " rows, the model's vocabulary is ", model.config().vocab_size);
+    frozen_unit_ = ops::emo_unit_rows(head.value.to(model.params().dtype()));
+  }
+
+  Tensor operator()(const Tensor& inputs, const Tensor& targets, mixers::Form form) {
+    if (tc_.loss != "emo") return model_.loss(inputs, targets, form);
+    Tensor logits = model_.forward(inputs, form);
+    const int64_t V = logits.size(-1), N = logits.numel() / V;
+    Tensor unit = frozen_unit_.defined() ? frozen_unit_
+                                         : ops::emo_unit_rows(output_head(model_.params(), "train.emo_head").value);
+    return ops::emo_loss(ops::reshape(logits, {N, V}), targets.contiguous().view_raw({N}), unit, mode_);
+  }
+
+ private:
+  const TrainConfig& tc_;
+  model::LanguageModel& model_;
+  ops::EmoMode mode_ = ops::EmoMode::CeEqual;
+  Tensor frozen_unit_;
+};
+
 }  // namespace
+
+ScheduleParams schedule_params(const TrainConfig& tc) {
+  return {tc.schedule, tc.lr, tc.lr_floor, tc.warmup, tc.steps, tc.decay_fraction, tc.decay_shape,
+          tc.decay_checkpoints};
+}
 
 double validation_loss(model::LanguageModel& model, const std::string& corpus_dir, int64_t seq_len,
                        int64_t windows, int64_t batch_size, mixers::Form form) {
@@ -105,8 +156,10 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
   for (auto& p : model.params().params())
     if (tc.decay_all) p->weight_decay = true;
   AdamW optimizer(model.params(), {tc.beta1, tc.beta2, tc.eps, tc.weight_decay});
-  ScheduleParams sched{tc.schedule, tc.lr, tc.lr_floor, tc.warmup, tc.steps, tc.decay_fraction, tc.decay_shape};
+  const ScheduleParams sched = schedule_params(tc);
   sched.validate();
+  TrainingLoss training_loss(tc, model);
+  UpdateDiagnostics diagnostics(model.params(), tc.diagnostics_every);
 
   int64_t start_step = 0;
   if (opt.resume) {
@@ -148,7 +201,7 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
     double loss_sum = 0;
     for (int64_t micro = 0; micro < tc.grad_accum; ++micro) {
       batcher.fill_train_batch(step * tc.grad_accum + micro, inputs.data<int32_t>(), targets.data<int32_t>());
-      Tensor loss = model.loss(inputs, targets, form);
+      Tensor loss = training_loss(inputs, targets, form);
       loss_sum += loss.item();
       loss.backward(Tensor::full({}, 1.0 / double(tc.grad_accum)));
     }
@@ -156,13 +209,19 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
     ATTNLAB_CHECK(std::isfinite(last_loss), "training diverged at step ", step, ": loss is ", last_loss,
                   " (lower train.lr or raise train.warmup)");
     double gnorm = clip_grad_norm(model.params(), tc.grad_clip);
-    optimizer.step(lr);
-
     const int64_t done = step + 1;
+    diagnostics.before_step(done);
+    optimizer.step(lr);
+    nlohmann::json diag_line;
+    diagnostics.after_step(done, diag_line);
+
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double tok_s = double((done - start_step) * tokens_per_step) / std::max(elapsed, 1e-9);
     bool eval_now = (tc.eval_every > 0 && done % tc.eval_every == 0) || done == tc.steps;
-    bool log_now = done % tc.log_every == 0 || done == tc.steps || eval_now;
+    // Every decayed checkpoint (the end of a wsd-s cycle) is evaluated and kept.
+    const bool decayed = is_decayed_checkpoint(sched, done);
+    eval_now = eval_now || decayed;
+    bool log_now = done % tc.log_every == 0 || done == tc.steps || eval_now || !diag_line.is_null();
     double val = NAN;
     if (eval_now) {
       val = validation_loss(model, run.data.path, tc.seq_len, tc.eval_windows, tc.batch_size, form);
@@ -173,6 +232,8 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
                        {"grad_norm", gnorm},  {"tokens", done * tokens_per_step},
                        {"tokens_per_s", tok_s}, {"elapsed_s", elapsed}};
       if (eval_now) j["val_loss"] = val;
+      if (decayed) j["decayed"] = true;
+      if (!diag_line.is_null()) j.update(diag_line);
       metrics << j.dump() << "\n";
       metrics.flush();
     }
@@ -188,7 +249,9 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
                    (long long)done, (long long)tc.steps, last_loss, lr, gnorm, tok_s, format_duration(eta).c_str(),
                    eval_now ? cat(" val_loss ", val).c_str() : "");
     }
-    if ((tc.checkpoint_every > 0 && done % tc.checkpoint_every == 0) || done == tc.steps)
+    if (decayed && tc.schedule == "wsd-s")
+      last_checkpoint = save_checkpoint(opt.out_dir, run, model, &optimizer, done, tc.keep_checkpoints, "decayed");
+    else if ((tc.checkpoint_every > 0 && done % tc.checkpoint_every == 0) || done == tc.steps)
       last_checkpoint = save_checkpoint(opt.out_dir, run, model, &optimizer, done, tc.keep_checkpoints);
   }
   if (tty) std::fprintf(stderr, "\n");

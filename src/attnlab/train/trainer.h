@@ -6,6 +6,7 @@
 
 #include "attnlab/model/lm.h"
 #include "attnlab/train/run_config.h"
+#include "attnlab/train/schedule.h"
 
 namespace attnlab::train {
 
@@ -22,6 +23,9 @@ struct TrainResult {
   double tokens_per_second = 0;  // over the steps this invocation ran
   std::string checkpoint;        // the last step folder written
 };
+
+// The schedule the [train] keys describe.
+ScheduleParams schedule_params(const TrainConfig& tc);
 
 TrainResult run_training(RunConfig run, const TrainOptions& opt);
 

@@ -24,5 +24,6 @@ void add_embedding_gradcases(std::vector<autograd::GradCase>& cases);
 void add_loss_gradcases(std::vector<autograd::GradCase>& cases);
 void add_mask_gradcases(std::vector<autograd::GradCase>& cases);
 void add_attention_gradcases(std::vector<autograd::GradCase>& cases);
+void add_kerple_gradcases(std::vector<autograd::GradCase>& cases);  // position/kerple.cpp
 
 }  // namespace attnlab::ops

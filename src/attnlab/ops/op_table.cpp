@@ -72,6 +72,10 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- attention (ops/attention.cpp) ----
       {"attention", "attention", "fused softmax attention: causal/window masks, ALiBi, GQA"},
+
+      // ---- distance bias (ops/attention.cpp, position/kerple.cpp) ----
+      {"attention_distance_bias", "attention", "fused attention plus a learned per-head bias by distance (Kerple)"},
+      {"kerple_bias", "position/kerple", "Kerple's -p log(1 + a |i - j|) as a table by distance or a matrix"},
   };
   return table;
 }

@@ -6,6 +6,7 @@
 #include "attnlab/autograd/node.h"
 #include "attnlab/ops/ops.h"
 #include "attnlab/position/alibi.h"
+#include "attnlab/position/kerple.h"
 
 namespace attnlab::mixers {
 
@@ -84,6 +85,28 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
   if (opt_.key_norm_learnable)
     key_norm_tau_ = p.declare(ctx.prefix + "key_norm.temperature", {heads_},
                               model::Init::constant(opt_.key_norm_temperature), /*weight_decay=*/false);
+  if (opt_.position == "kerple") {
+    // p in (0.01, 2) and a in (0.01, 1) at the start (position/kerple.h).
+    using position::softplus_inverse;
+    const double lo = softplus_inverse(position::kKerpleMinInit);
+    kerple_rho_p_ = p.declare(ctx.prefix + "kerple.rho_p", {heads_},
+                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxP)), false);
+    kerple_rho_a_ = p.declare(ctx.prefix + "kerple.rho_a", {heads_},
+                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxA)), false);
+  }
+  if (opt_.dape) {
+    // PyTorch's Conv2d default: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    const bool with_bias = opt_.position == "alibi" || opt_.position == "kerple";
+    const int64_t C = with_bias ? 2 * heads_ : heads_, Dh = opt_.dape_hidden, K = opt_.dape_kernel;
+    auto u = [](int64_t fan_in) {
+      const double b = 1.0 / std::sqrt(double(fan_in));
+      return model::Init::uniform(-b, b);
+    };
+    dape_w1_ = p.declare(ctx.prefix + "dape.conv1.weight", {Dh, C, K}, u(C * K));
+    dape_b1_ = p.declare(ctx.prefix + "dape.conv1.bias", {Dh}, u(C * K), false);
+    dape_w2_ = p.declare(ctx.prefix + "dape.conv2.weight", {heads_, Dh, K}, u(Dh * K));
+    dape_b2_ = p.declare(ctx.prefix + "dape.conv2.bias", {heads_}, u(Dh * K), false);
+  }
 }
 
 // The slopes as every form uses them (float32, so all forms see the same values).
@@ -161,20 +184,32 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
     ao.alibi_slopes = alibi_slopes_for(
         position::alibi_dynamic_factor(start + T, opt_.alibi_original_length, opt_.alibi_factor));
   ao.window = opt_.window;
+  // Kerple's p and a (positive through softplus) and DAPE's weights, for every form.
+  ScoreTerms terms;
+  DapeWeights dape;
+  if (kerple_rho_p_) {
+    terms.kerple_p = position::softplus(kerple_rho_p_->value);
+    terms.kerple_a = position::softplus(kerple_rho_a_->value);
+  }
+  if (dape_w1_) {
+    dape = {dape_w1_->value, dape_b1_->value, dape_w2_->value, dape_b2_->value, opt_.dape_kernel,
+            opt_.position == "alibi" || opt_.position == "kerple"};
+    terms.dape = &dape;
+  }
   Tensor o;
   if (form == Form::Recurrent && rerotate) {
     KVCache local;
     auto [k_all, v_all] = (cache ? *cache : local).append(k, v);
-    o = softmax_attention_recurrent_prefix(q, position::rope(k_all, 0, rope_, L), v_all, ao);
+    o = softmax_attention_recurrent_prefix(q, position::rope(k_all, 0, rope_, L), v_all, ao, terms);
   } else if (form == Form::Recurrent) {
     KVCache local;
-    o = softmax_attention_recurrent(q, k, v, ao, cache ? *cache : local);
+    o = softmax_attention_recurrent(q, k, v, ao, cache ? *cache : local, terms);
   } else {
     Tensor k_all = k, v_all = v;
     if (cache) std::tie(k_all, v_all) = cache->append(k, v);
     if (rerotate) k_all = position::rope(k_all, 0, rope_, L);
-    o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao)
-                          : softmax_attention_parallel(q, k_all, v_all, ao);
+    o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao, terms)
+                          : softmax_attention_parallel(q, k_all, v_all, ao, terms);
   }
   o = ops::reshape(ops::transpose(o, 1, 2), {B, T, heads_ * head_dim_});
   return ops::matmul(o, ops::transpose(wo_->value, 0, 1));

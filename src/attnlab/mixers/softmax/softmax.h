@@ -1,5 +1,7 @@
 // Causal multi-head softmax attention with grouped-query heads and a position scheme:
-// NoPE, RoPE (half-split or interleaved) or ALiBi (Press's slopes for any head count).
+// NoPE, RoPE (half-split or interleaved), ALiBi (Press's slopes for any head count) or
+// Kerple (a learned -p log(1 + a |i - j|) per head), and optionally DAPE processing the
+// scores (scores.h).
 //
 // Module: x [B, T, C] -> q = x Wq^T [B, H, T, D], k = x Wk^T, v = x Wv^T [B, Hkv, T, D]
 //         (RoPE on q and k), o = attention(q, k, v) [B, H, T, D], y = o Wo^T [B, T, C].
@@ -13,6 +15,7 @@
 
 #include "attnlab/io/config_schema.h"
 #include "attnlab/mixers/mixer.h"
+#include "attnlab/mixers/softmax/scores.h"
 #include "attnlab/ops/attention.h"
 #include "attnlab/position/rope.h"
 
@@ -22,7 +25,7 @@ struct SoftmaxOptions {
   int64_t heads = 4;
   int64_t kv_heads = 0;   // 0 means heads (no grouping)
   int64_t head_dim = 0;   // 0 means d_model / heads
-  std::string position = "rope";  // nope | rope | alibi
+  std::string position = "rope";  // nope | rope | alibi | kerple
   double rope_base = 10000.0;
   std::string rope_style = "half";  // half | interleaved
   int64_t window = 0;     // 0: attend to the whole prefix; else the last `window` keys
@@ -47,6 +50,10 @@ struct SoftmaxOptions {
   bool key_norm_learnable = false;        // tau a learned parameter per head, initialised as above
   bool cosine = false;                    // queries and keys normalised, logits * lambda
   double cosine_lambda = 0.0;             // lambda; 0: 4 ln n per query position n
+  // DAPE V2 score processing (scores.h; docs/MECHANISMS.md "DAPE").
+  bool dape = false;
+  int64_t dape_hidden = 32;               // hidden channels of the 1 x k convolutions
+  int64_t dape_kernel = 3;                // k along the key axis; 1 is DAPE V1 (a per-entry MLP)
 
   void validate(int64_t d_model) const;
   // Fills the *_original_length keys left at 0 with the training window.
@@ -60,7 +67,8 @@ struct SoftmaxOptions {
     v.field("heads", heads, "query heads H", config::positive());
     v.field("kv_heads", kv_heads, "key/value heads (0: = heads; must divide heads)", config::non_negative());
     v.field("head_dim", head_dim, "head dimension D (0: d_model / heads)", config::non_negative());
-    v.choice("position", position, {"nope", "rope", "alibi"}, "position scheme");
+    v.choice("position", position, {"nope", "rope", "alibi", "kerple"},
+             "position scheme (kerple: learned -p log(1 + a |i - j|) per head)");
     v.field("rope_base", rope_base, "RoPE base b (theta_i = b^(-2i/D))", config::number_rule("must be > 1", [](double x) { return x > 1; }));
     v.choice("rope_style", rope_style, {"half", "interleaved"}, "RoPE pairing: half-split (NeoX) or interleaved (GPT-J)");
     v.field("window", window, "sliding window in tokens (0: the whole prefix)", config::non_negative());
@@ -99,6 +107,11 @@ struct SoftmaxOptions {
     v.check(!cosine || attn_scale == "inv_sqrt_d", "attn_scale", "cosine attention sets its own scale");
     v.check(!key_norm || attn_scale != "fixed", "attn_scale",
             "\"fixed\" conflicts with key_norm (set key_norm_temperature instead)");
+    v.field("dape", dape, "DAPE V2: scores + bias processed by two 1 x k convolutions over keys, added back");
+    v.field("dape_hidden", dape_hidden, "DAPE hidden channels", config::positive());
+    v.field("dape_kernel", dape_kernel, "DAPE kernel width k along keys (odd; 1 = DAPE V1)", config::positive());
+    v.check(dape_kernel % 2 == 1, "dape_kernel", "must be odd (the convolution is centred on each key)");
+    v.check(!dape || window == 0, "window", "is not supported with dape");
   }
 };
 
@@ -118,17 +131,19 @@ class KVCache : public MixerState {
 
 // ---- the attention core in each form: q [B, H, T, D], k/v [B, Hkv, T, D] -> [B, H, T, D] ----
 // With a cache, earlier keys and values come first and queries sit at the end.
+// `terms` adds Kerple and DAPE (scores.h); the default is neither.
 Tensor softmax_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v,
-                             const ops::AttentionOptions& opt);
+                             const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 Tensor softmax_attention_parallel(const Tensor& q, const Tensor& k, const Tensor& v,
-                                  const ops::AttentionOptions& opt);
+                                  const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 Tensor softmax_attention_recurrent(const Tensor& q, const Tensor& k, const Tensor& v,
-                                   const ops::AttentionOptions& opt, KVCache& cache);
+                                   const ops::AttentionOptions& opt, KVCache& cache,
+                                   const ScoreTerms& terms = {});
 // The recurrent form when the cache has already been extended (dynamic NTK re-rotates the
 // whole cache each call): the T queries are the last T of k_all's positions, taken one at
 // a time against the keys up to each.
 Tensor softmax_attention_recurrent_prefix(const Tensor& q, const Tensor& k_all, const Tensor& v_all,
-                                          const ops::AttentionOptions& opt);
+                                          const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 
 class SoftmaxAttention : public Mixer {
  public:
@@ -145,6 +160,8 @@ class SoftmaxAttention : public Mixer {
   std::vector<float> alibi_slopes_for(double factor) const;
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
   std::shared_ptr<model::Param> key_norm_tau_;  // [H], only with key_norm_learnable
+  std::shared_ptr<model::Param> kerple_rho_p_, kerple_rho_a_;  // [H], p = softplus(rho)
+  std::shared_ptr<model::Param> dape_w1_, dape_b1_, dape_w2_, dape_b2_;
 };
 
 }  // namespace attnlab::mixers

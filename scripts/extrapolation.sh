@@ -19,7 +19,7 @@ OUT="${1:-runs/extrapolation}"
 BIN="${ATTNLAB:-build/release/attnlab}"
 MODELS="${MODELS:-nope rope alibi kerple keynorm_rope logn_rope dape_alibi dape_kerple}"
 LENGTHS="${LENGTHS:-128,256,512,1024,2048}"
-MAX_TOKENS="${MAX_TOKENS:-8192}"
+MAX_TOKENS="${MAX_TOKENS:-4096}"
 TRAIN_LENGTH=128
 NICE="nice -n ${NICE_LEVEL:-5}"
 # One thread pool that sleeps when idle (specs/machine.md #7).

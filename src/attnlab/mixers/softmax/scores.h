@@ -28,7 +28,7 @@ namespace attnlab::mixers {
 
 struct DapeWeights {
   Tensor w1, b1;  // [Dh, C, k], [Dh]; C = 2H with a position bias, H without
-  Tensor w2, b2;  // [H, Dh, k], [H]
+  Tensor w2, b2;  // [H, Dh, k], [H] or undefined (the mixer has none: the softmax cancels it)
   int64_t kernel = 3;
   bool with_bias = false;  // the second half of the C channels is the position bias
 };

@@ -104,8 +104,9 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
     };
     dape_w1_ = p.declare(ctx.prefix + "dape.conv1.weight", {Dh, C, K}, u(C * K));
     dape_b1_ = p.declare(ctx.prefix + "dape.conv1.bias", {Dh}, u(C * K), false);
+    // No bias on the second convolution: a constant per head added to every logit of a
+    // row cancels in the softmax, so its gradient is exactly 0 (the reference has one).
     dape_w2_ = p.declare(ctx.prefix + "dape.conv2.weight", {heads_, Dh, K}, u(Dh * K));
-    dape_b2_ = p.declare(ctx.prefix + "dape.conv2.bias", {heads_}, u(Dh * K), false);
   }
 }
 
@@ -192,7 +193,7 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
     terms.kerple_a = position::softplus(kerple_rho_a_->value);
   }
   if (dape_w1_) {
-    dape = {dape_w1_->value, dape_b1_->value, dape_w2_->value, dape_b2_->value, opt_.dape_kernel,
+    dape = {dape_w1_->value, dape_b1_->value, dape_w2_->value, Tensor(), opt_.dape_kernel,
             opt_.position == "alibi" || opt_.position == "kerple"};
     terms.dape = &dape;
   }

@@ -161,7 +161,7 @@ class SoftmaxAttention : public Mixer {
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
   std::shared_ptr<model::Param> key_norm_tau_;  // [H], only with key_norm_learnable
   std::shared_ptr<model::Param> kerple_rho_p_, kerple_rho_a_;  // [H], p = softplus(rho)
-  std::shared_ptr<model::Param> dape_w1_, dape_b1_, dape_w2_, dape_b2_;
+  std::shared_ptr<model::Param> dape_w1_, dape_b1_, dape_w2_;
 };
 
 }  // namespace attnlab::mixers

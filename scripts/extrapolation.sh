@@ -9,6 +9,7 @@
 #
 #   bash scripts/extrapolation.sh [OUT]
 #   MODELS="rope alibi" LENGTHS=128,512 MAX_TOKENS=4096 bash scripts/extrapolation.sh runs/x
+#   SEED=2 bash scripts/extrapolation.sh runs/extrapolation_seed2    (train.seed; default the configs' 1234)
 #
 # Resumable: a model whose run folder has a finished checkpoint is not trained again, and
 # an evaluation whose CSV exists is not run again (delete OUT/eval to redo them). Not part
@@ -20,6 +21,8 @@ BIN="${ATTNLAB:-build/release/attnlab}"
 MODELS="${MODELS:-nope rope alibi kerple keynorm_rope logn_rope dape_alibi dape_kerple}"
 LENGTHS="${LENGTHS:-128,256,512,1024,2048}"
 MAX_TOKENS="${MAX_TOKENS:-4096}"
+SEED_SET=()
+[ -n "${SEED:-}" ] && SEED_SET=(--set "train.seed=$SEED")
 TRAIN_LENGTH=128
 NICE="nice -n ${NICE_LEVEL:-5}"
 # One thread pool that sleeps when idle (specs/machine.md #7).
@@ -42,7 +45,7 @@ for m in $MODELS; do
   fi
   say "training $m (configs/extrapolation/$m.toml)"
   t0=$(date +%s)
-  $NICE "$BIN" train "configs/extrapolation/$m.toml" --out "$OUT/$m" --quiet
+  $NICE "$BIN" train "configs/extrapolation/$m.toml" --out "$OUT/$m" --quiet "${SEED_SET[@]}"
   echo $(( $(date +%s) - t0 )) > "$OUT/$m/train_seconds"
   say "$m trained in $(cat "$OUT/$m/train_seconds") s"
 done

@@ -36,7 +36,7 @@ def main():
         w.writeheader()
         w.writerows(rows)
 
-    labels = list(dict.fromkeys(r["label"] for r in rows))
+    labels = sorted(dict.fromkeys(r["label"] for r in rows), key=lambda l: (l.split("+")[0], "+" in l, l))
     lengths = sorted({r["length"] for r in rows})
     by = {(r["label"], r["length"]): r for r in rows}
 
@@ -74,8 +74,17 @@ def write_svg(path, labels, lengths, by, train_length):
     def Y(p):
         return top + (1 - (math.log(p) - lo) / (hi - lo)) * ph
 
+    # One colour per trained model; its evaluation-time scalings share it with a dash pattern.
     colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf", "#000000", "#aa4499", "#44aa99", "#882255", "#999933", "#332288"]
+               "#bcbd22", "#17becf"]
+    dashes = ["", "7 3", "2 3", "10 3 2 3", "4 6"]
+    models = list(dict.fromkeys(lab.split("+")[0] for lab in labels))
+    style = {}
+    for lab in labels:
+        m = lab.split("+")[0]
+        k = sum(1 for other in style if other.split("+")[0] == m)
+        dash = f' stroke-dasharray="{dashes[k % len(dashes)]}"' if k else ""
+        style[lab] = (colours[models.index(m) % len(colours)], dash)
     s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
          f'<rect width="{W}" height="{H}" fill="white"/>',
          f'<text x="{left}" y="22" font-size="14">Perplexity against length (trained at {train_length}; '
@@ -91,9 +100,8 @@ def write_svg(path, labels, lengths, by, train_length):
         s.append(f'<text x="{left - 6}" y="{Y(p) + 4:.1f}" text-anchor="end">{p:.3g}</text>')
     s.append(f'<text x="{left + pw / 2}" y="{H - 10}" text-anchor="middle">evaluation length (tokens)</text>')
     for i, lab in enumerate(labels):
-        c = colours[i % len(colours)]
+        c, dash = style[lab]
         pts = [(X(L), Y(by[(lab, L)]["sliding_ppl"])) for L in lengths if (lab, L) in by]
-        dash = ' stroke-dasharray="6 3"' if "+" in lab else ""
         s.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="'
                  + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
         ly = top + 14 + 18 * i

@@ -56,8 +56,8 @@ evaluate() {
   local label="$1" model="$2" lengths="$3"
   shift 3
   local csv="$OUT/eval/$label.csv"
-  [ -f "$csv" ] && { say "eval $label: done already"; return; }
-  case " $MODELS " in *" $model "*) ;; *) return ;; esac
+  if [ -f "$csv" ]; then say "eval $label: done already"; return 0; fi
+  case " $MODELS " in *" $model "*) ;; *) return 0 ;; esac
   say "eval $label ($model, lengths $lengths) $*"
   local t0=$(date +%s)
   $NICE "$BIN" eval "$OUT/$model" --lengths "$lengths" --max-tokens "$MAX_TOKENS" --csv "$csv.tmp" "$@" >/dev/null

@@ -99,7 +99,27 @@ void BM_attention_causal_fwd_bwd(benchmark::State& state) {
   report(state, 3.5 * 4.0 * double(T) * double(T) * 64 * 12 / 2, rss_before);
 }
 
+// The same with Kerple's bias table by distance (ops::attention_distance_bias): the cost
+// of the table lookup per score and of summing dS by distance in the backward.
+void BM_attention_kerple_fwd_bwd(benchmark::State& state) {
+  const int64_t T = state.range(0);
+  Inputs in = make_inputs(T);
+  attnlab::Rng rng(2);
+  Tensor table = Tensor::uniform({12, T}, rng, -4.0, 0.0);
+  attnlab::allocator_release_cached();
+  reset_peak_rss();
+  const long rss_before = proc_status_kib("VmRSS:");
+  for (auto _ : state) {
+    Tensor lse;
+    Tensor o = attnlab::ops::attention_forward(in.q, in.k, in.v, in.opt, &lse, table);
+    std::vector<Tensor> g = attnlab::ops::attention_backward(in.q, in.k, in.v, o, lse, in.dout, in.opt, table);
+    benchmark::DoNotOptimize(g[3].data<float>());
+  }
+  report(state, 3.5 * 4.0 * double(T) * double(T) * 64 * 12 / 2, rss_before);
+}
+
 }  // namespace
 
 BENCHMARK(BM_attention_causal_fwd)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_causal_fwd_bwd)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_attention_kerple_fwd_bwd)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -22,6 +22,7 @@
 #include "attnlab/train/adamw.h"
 #include "attnlab/train/run_config.h"
 #include "attnlab/train/schedule.h"
+#include "attnlab/train/trainer.h"
 #include "harness/assert_close.h"
 
 #ifndef ATTNLAB_GOLDEN_DIR
@@ -176,8 +177,7 @@ std::vector<double> adamw_losses(const Golden& g, DType dtype) {
   const train::TrainConfig& tc = g.run.train;
   auto m = build_model(g, dtype);
   train::AdamW opt(m->params(), {tc.beta1, tc.beta2, tc.eps, tc.weight_decay});
-  train::ScheduleParams sched{tc.schedule, tc.lr, tc.lr_floor, tc.warmup, tc.steps, tc.decay_fraction,
-                              tc.decay_shape};
+  train::ScheduleParams sched = train::schedule_params(tc);
   const Tensor& tokens = g.file.at("tokens");
   const Tensor& targets = g.file.at("targets");
   mixers::Form form = mixers::parse_form(tc.form);

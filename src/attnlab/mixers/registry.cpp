@@ -9,7 +9,7 @@ namespace attnlab::mixers {
 const std::vector<MixerEntry>& mixer_registry() {
   static const std::vector<MixerEntry> table = {
       mixer_entry<SoftmaxOptions, SoftmaxAttention>(
-          "softmax", "causal multi-head softmax attention (GQA; NoPE, RoPE + scalings, ALiBi + scalings, KeyNorm, cosine, log-n)",
+          "softmax", "causal multi-head softmax attention (GQA; NoPE, RoPE + scalings, ALiBi + scalings, Kerple, KeyNorm, cosine, log-n, DAPE V2)",
           {Form::Ref, Form::Parallel, Form::Recurrent},
           {{"position=nope"}, {"position=rope"}, {"position=rope", "rope_style=interleaved"},
            {"position=alibi", "heads=6", "kv_heads=2"}, {"position=rope", "window=5"},
@@ -32,7 +32,17 @@ const std::vector<MixerEntry>& mixer_registry() {
             "attn_original_length=16"},
            {"position=nope", "key_norm=true", "kv_heads=2"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "key_norm_temperature=3"},
-           {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"}}),
+           {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"},
+           // Kerple (learned p, a per head) and DAPE V2 on each position scheme; dape_hidden
+           // kept small so the float64 ref at T = 1000 stays light. Without a bias channel the
+           // scores at initialisation are so small that conv1's bias barely moves the kinks of
+           // the LeakyReLU, and its gradient drowns in finite-difference noise: a fixed scale
+           // of 8 gives logits of order 1.
+           {"position=kerple", "kv_heads=2"},
+           {"position=kerple", "dape=true", "dape_hidden=6"},
+           {"position=alibi", "heads=6", "kv_heads=3", "dape=true", "dape_hidden=5", "dape_kernel=5"},
+           {"position=rope", "dape=true", "dape_hidden=4", "dape_kernel=1", "attn_scale=fixed", "attn_scale_value=8"},
+           {"position=nope", "dape=true", "dape_hidden=3", "attn_scale=fixed", "attn_scale_value=8"}}),
       mixer_entry<DiffOptions, DiffAttention>(
           "diff", "differential attention: two softmax maps, A1 - lambda A2 (GQA; every position scheme of softmax)",
           {Form::Ref, Form::Parallel, Form::Recurrent},

@@ -1,5 +1,6 @@
 #include "attnlab/ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "attnlab/autograd/node.h"
@@ -22,7 +23,8 @@ kernels::AttentionStrides strides_of(const Tensor& t) {
 }  // namespace
 
 kernels::AttentionDims attention_check(const char* op, const Tensor& q, const Tensor& k,
-                                       const Tensor& v, const AttentionOptions& opt) {
+                                       const Tensor& v, const AttentionOptions& opt,
+                                       const Tensor& distance_bias) {
   ATTNLAB_CHECK(q.defined() && k.defined() && v.defined(), op, ": q, k and v must all be defined");
   const std::string where = cat(op, ": q ", shape_str(q.shape()), ", k ", shape_str(k.shape()),
                                 ", v ", shape_str(v.shape()));
@@ -59,14 +61,25 @@ kernels::AttentionDims attention_check(const char* op, const Tensor& q, const Te
   d.q_offset = opt.q_offset >= 0 ? opt.q_offset : d.Tk - d.Tq;
   d.window = opt.window;
   d.alibi_slopes = opt.alibi_slopes.empty() ? nullptr : opt.alibi_slopes.data();
+  if (distance_bias.defined()) {
+    const int64_t need = std::max(d.q_offset + d.Tq, d.Tk);
+    ATTNLAB_CHECK(distance_bias.dim() == 2 && distance_bias.size(0) == d.H && distance_bias.size(1) >= need &&
+                      distance_bias.dtype() == q.dtype() && distance_bias.is_contiguous(),
+                  where, ": the distance bias must be a contiguous ", dtype_name(q.dtype()), " [", d.H,
+                  ", n] with n >= ", need, " (every distance that occurs), got ",
+                  dtype_name(distance_bias.dtype()), " ", shape_str(distance_bias.shape()));
+    d.distance_bias = static_cast<const char*>(distance_bias.storage()->data()) +
+                      distance_bias.offset() * int64_t(dtype_size(distance_bias.dtype()));
+    d.distance_bias_len = distance_bias.size(1);
+  }
   return d;
 }
 
 // ---- forward: o [B, H, Tq, Dv], lse [B, H, Tq] ----
 
 Tensor attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
-                         const AttentionOptions& opt, Tensor* lse_out) {
-  kernels::AttentionDims d = attention_check("attention", q_in, k_in, v_in, opt);
+                         const AttentionOptions& opt, Tensor* lse_out, const Tensor& distance_bias) {
+  kernels::AttentionDims d = attention_check("attention", q_in, k_in, v_in, opt, distance_bias);
   Tensor q = unit_inner(q_in), k = unit_inner(k_in), v = unit_inner(v_in);
   Tensor o = Tensor::empty({d.B, d.H, d.Tq, d.Dv}, q.dtype());
   Tensor lse = Tensor::empty({d.B, d.H, d.Tq}, q.dtype());
@@ -83,8 +96,10 @@ Tensor attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v
 
 std::vector<Tensor> attention_backward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                        const Tensor& o_in, const Tensor& lse_in,
-                                       const Tensor& dout_in, const AttentionOptions& opt) {
-  kernels::AttentionDims d = attention_check("attention_backward", q_in, k_in, v_in, opt);
+                                       const Tensor& dout_in, const AttentionOptions& opt,
+                                       const Tensor& distance_bias) {
+  kernels::AttentionDims d =
+      attention_check("attention_backward", q_in, k_in, v_in, opt, distance_bias);
   const Shape o_shape{d.B, d.H, d.Tq, d.Dv};
   for (const Tensor* t : {&o_in, &dout_in})
     ATTNLAB_CHECK(t->defined() && t->shape() == o_shape && t->dtype() == q_in.dtype(),
@@ -99,12 +114,15 @@ std::vector<Tensor> attention_backward(const Tensor& q_in, const Tensor& k_in, c
   Tensor dq = Tensor::empty({d.B, d.H, d.Tq, d.D}, q.dtype());
   Tensor dk = Tensor::empty({d.B, d.Hkv, d.Tk, d.D}, q.dtype());
   Tensor dv = Tensor::empty({d.B, d.Hkv, d.Tk, d.Dv}, q.dtype());
+  Tensor dbias = distance_bias.defined() ? Tensor::empty(distance_bias.shape(), q.dtype()) : Tensor();
   dispatch_float(q.dtype(), "attention_backward", [&](auto tag) {
     using T = decltype(tag);
     kernels::attention_fused_bwd<T>(d, q.data<T>(), strides_of(q), k.data<T>(), strides_of(k),
                                     v.data<T>(), strides_of(v), o.data<T>(), lse.data<T>(),
-                                    dout.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>());
+                                    dout.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>(),
+                                    dbias.defined() ? dbias.data<T>() : nullptr);
   });
+  if (dbias.defined()) return {dq, dk, dv, dbias};
   return {dq, dk, dv};
 }
 
@@ -121,6 +139,24 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     autograd::record("attention", {q, k, v}, o, [qs, ks, vs, os, lse, opt](const Tensor& g) {
       return attention_backward(qs, ks, vs, os, lse, g, opt);
     });
+  }
+  return o;
+}
+
+Tensor attention_distance_bias(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& bias, const AttentionOptions& opt) {
+  ATTNLAB_CHECK(bias.defined(), "attention_distance_bias: the bias table is undefined");
+  Tensor bs = bias.contiguous().detach();
+  attention_check("attention_distance_bias", q, k, v, opt, bs);
+  Tensor qs = unit_inner(q).detach(), ks = unit_inner(k).detach(), vs = unit_inner(v).detach();
+  Tensor lse;
+  Tensor o = attention_forward(qs, ks, vs, opt, &lse, bs);
+  if (autograd::should_record({q, k, v, bias})) {
+    Tensor os = o.detach();
+    autograd::record("attention_distance_bias", {q, k, v, bias}, o,
+                     [qs, ks, vs, bs, os, lse, opt](const Tensor& g) {
+                       return attention_backward(qs, ks, vs, os, lse, g, opt, bs);
+                     });
   }
   return o;
 }
@@ -173,6 +209,30 @@ void add_attention_gradcases(std::vector<autograd::GradCase>& cases) {
                      o.scale = 0.5;
                      return attention(transpose(x[0], 1, 2), transpose(x[1], 1, 2), transpose(x[2], 1, 2), o);
                    }});
+  // The distance bias: its table is the fourth input (the kernel's per-distance sums of
+  // dS). position/kerple.cpp checks it composed with Kerple's parametrisation.
+  struct BiasConfig {
+    const char* label;
+    int64_t B, H, Hkv, Tq, Tk, D, n;
+    AttentionOptions opt;
+  };
+  const BiasConfig bias_configs[] = {
+      {"distance bias, B=2 GQA H=4 Hkv=2, T=7, table n=9", 2, 4, 2, 7, 7, 3, 9, AttentionOptions::make(0.6)},
+      {"distance bias with ALiBi, decoding Tq=1 Tk=9", 2, 2, 2, 1, 9, 3, 9,
+       AttentionOptions::make(0.7, true, -1, {0.25f, 0.5f})},
+      {"distance bias non-causal window 4, Tq=5 Tk=8 (|p - j| both ways)", 1, 2, 1, 5, 8, 2, 8,
+       AttentionOptions::make(0.9, false, -1, {}, 4)},
+      {"distance bias over two tiles each way: T=67, D=1, MQA", 1, 2, 1, 67, 67, 1, 67,
+       AttentionOptions::make(1.5)},
+  };
+  for (const BiasConfig& c : bias_configs) {
+    cases.push_back({"attention_distance_bias", c.label,
+                     [=](Rng& r) {
+                       return Inputs{input(r, {c.B, c.H, c.Tq, c.D}), input(r, {c.B, c.Hkv, c.Tk, c.D}),
+                                     input(r, {c.B, c.Hkv, c.Tk, c.D}), input(r, {c.H, c.n})};
+                     },
+                     [opt = c.opt](const Inputs& x) { return attention_distance_bias(x[0], x[1], x[2], x[3], opt); }});
+  }
 }
 
 }  // namespace attnlab::ops

@@ -41,23 +41,34 @@ struct AttentionOptions {
 
 // Checks dtypes, shapes and options (one error line naming `op` and the shapes) and
 // returns the kernel's view of them, with q_offset resolved. slopes: opt.alibi_slopes.
+// distance_bias, when defined, is checked as attention_distance_bias() describes.
 kernels::AttentionDims attention_check(const char* op, const Tensor& q, const Tensor& k,
-                                       const Tensor& v, const AttentionOptions& opt);
+                                       const Tensor& v, const AttentionOptions& opt,
+                                       const Tensor& distance_bias = Tensor());
 
 // The differentiable op ("attention" in the op table).
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt);
+
+// The same with a learned bias by distance per head (Kerple, position/kerple.h):
+//   logit_ij += bias[h, |p - j|],   bias [H, n] in q's dtype, n >= max(q_offset + Tq, Tk)
+// (every distance that can occur). Differentiable in q, k, v and bias
+// ("attention_distance_bias" in the op table).
+Tensor attention_distance_bias(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& bias, const AttentionOptions& opt);
 
 // The kernel entries without autograd. attention_forward returns o and, when lse_out is
 // given, the log-sum-exp of each row's logits, lse [B, H, Tq] in q's dtype (-inf for a
 // row with no visible key): softmax weights are exp(logit - lse), so diagnostics can
 // recompute any row's attention from q, k and lse.
 Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
-                         const AttentionOptions& opt, Tensor* lse_out = nullptr);
+                         const AttentionOptions& opt, Tensor* lse_out = nullptr,
+                         const Tensor& distance_bias = Tensor());
 // dq, dk, dv (contiguous, in q's dtype) from the forward's o and lse and the output
-// gradient dout [B, H, Tq, Dv].
+// gradient dout [B, H, Tq, Dv]; with a distance bias also its gradient (a fourth tensor).
 std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
                                        const Tensor& o, const Tensor& lse, const Tensor& dout,
-                                       const AttentionOptions& opt);
+                                       const AttentionOptions& opt,
+                                       const Tensor& distance_bias = Tensor());
 
 // The oracle: explicit O(Tq * Tk) loops accumulating in double, no autograd, float64
 // results whatever the input dtype. lse_out as above.

@@ -25,6 +25,7 @@ std::vector<autograd::GradCase> all_gradcases() {
   add_mask_gradcases(cases);
 
   add_attention_gradcases(cases);
+  add_kerple_gradcases(cases);
 
   add_emo_gradcases(cases);
 

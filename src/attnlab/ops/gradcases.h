@@ -25,5 +25,6 @@ void add_loss_gradcases(std::vector<autograd::GradCase>& cases);
 void add_mask_gradcases(std::vector<autograd::GradCase>& cases);
 void add_attention_gradcases(std::vector<autograd::GradCase>& cases);
 void add_emo_gradcases(std::vector<autograd::GradCase>& cases);  // ops/emo_loss.cpp
+void add_kerple_gradcases(std::vector<autograd::GradCase>& cases);  // position/kerple.cpp
 
 }  // namespace attnlab::ops

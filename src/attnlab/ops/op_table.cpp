@@ -75,6 +75,10 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- emo_loss (ops/emo_loss.cpp) ----
       {"emo_distance", "emo_loss", "EMO's 1 - <e^_target, sum_i softmax(logits)_i e^_i> per row, frozen unit rows e^"},
+
+      // ---- distance bias (ops/attention.cpp, position/kerple.cpp) ----
+      {"attention_distance_bias", "attention", "fused attention plus a learned per-head bias by distance (Kerple)"},
+      {"kerple_bias", "position/kerple", "Kerple's -p log(1 + a |i - j|) as a table by distance or a matrix"},
   };
   return table;
 }

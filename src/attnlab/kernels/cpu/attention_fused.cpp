@@ -236,6 +236,13 @@ void scale_and_bias(T* __restrict s, int64_t a, int64_t e, T scale, T slope, int
   }
 }
 
+// s[j] += tab[|rel - j|] for j in [a, e): the distance bias of one row, rel = p - j0 being
+// the distance to the tile's first key (AttentionDims::distance_bias).
+template <class T>
+void add_distance_bias(T* __restrict s, int64_t a, int64_t e, const T* __restrict tab, int64_t rel) {
+  for (int64_t j = a; j < e; ++j) s[j] += tab[rel >= j ? rel - j : j - rel];
+}
+
 // Spreads heavy and light tasks: position p of n maps to 0, n-1, 1, n-2, ... so that any
 // contiguous range of positions (one thread's share) mixes early and late causal blocks.
 inline int64_t zigzag(int64_t p, int64_t n) { return (p % 2 == 0) ? p / 2 : n - 1 - p / 2; }
@@ -258,6 +265,7 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
   const RowRange range(d);
   const T scale = T(d.scale);
   const T neg_inf = -std::numeric_limits<T>::infinity();
+  const T* dist_tab = static_cast<const T*>(d.distance_bias);
 
   parallel_for(0, d.B * d.H * nqb, 1, [&](int64_t t_begin, int64_t t_end) {
     std::vector<T> kt_buf(size_t(d.D * kBlockK)), s_buf(size_t(kBlockQ * kBlockK));
@@ -297,6 +305,8 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
             continue;
           }
           scale_and_bias(s_r, a, e, scale, slope, d.q_offset + i0 + r, j0);
+          if (dist_tab)
+            add_distance_bias(s_r, a, e, dist_tab + h * d.distance_bias_len, d.q_offset + i0 + r - j0);
           const T mx = row_max(s_r, a, e, m[r]);
           const T sum = exp_row(s_r, a, e, mx);
           std::fill(s_r + ja, s_r + a, T(0));
@@ -342,7 +352,7 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
 template <class T>
 void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs, const T* k,
                          AttentionStrides ks, const T* v, AttentionStrides vs, const T* o,
-                         const T* lse, const T* dout, T* dq, T* dk, T* dv) {
+                         const T* lse, const T* dout, T* dq, T* dk, T* dv, T* d_distance_bias) {
   const int64_t group = d.H / d.Hkv;
   const int64_t nkb = (d.Tk + kBlockK - 1) / kBlockK;
   const int64_t base = d.B * d.Hkv;
@@ -362,6 +372,11 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
   Tensor dq_extra_buf = Tensor::empty({(chunks - 1) * dq_numel}, dtype_of<T>());
   T* delta = delta_buf.data<T>();
   T* dq_extra = dq_extra_buf.data<T>();
+  // The distance bias: its table, and each task's gradient sums [group, len] in double.
+  const T* dist_tab = static_cast<const T*>(d.distance_bias);
+  const int64_t dist_len = dist_tab ? d.distance_bias_len : 0;
+  Tensor dist_parts_buf = Tensor::empty({base * chunks * group * dist_len}, DType::F64);
+  double* dist_parts = dist_parts_buf.data<double>();
   // delta_i = dout_i . o_i, and zeroed dq accumulators (dq itself is chunk 0's).
   parallel_for(0, q_rows, 256, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -395,6 +410,8 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
       const T* kh = k + b * ks.b + g * ks.h;
       const T* vh = v + b * vs.b + g * vs.h;
       T* dq_out = chunk == 0 ? dq : dq_extra + (chunk - 1) * dq_numel;
+      double* dist_part = dist_parts + task * group * dist_len;  // task == bg * chunks + chunk
+      std::fill(dist_part, dist_part + group * dist_len, 0.0);
       for (int64_t kb = chunk; kb < nkb; kb += chunks) {
         const int64_t j0 = kb * kBlockK, n = std::min(kBlockK, d.Tk - j0);
         transpose_tile(kh + j0 * ks.t, ks.t, n, d.D, kt);
@@ -431,9 +448,21 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
                 continue;
               }
               scale_and_bias(p_r, a, e, scale, slope, d.q_offset + i0 + r, j0);
+              const int64_t rel = d.q_offset + i0 + r - j0;
+              if (dist_tab) add_distance_bias(p_r, a, e, dist_tab + h * dist_len, rel);
               exp_row(p_r, a, e, lse[row0 + r]);
               const T delta_r = delta[row0 + r];
-              for (int64_t j = a; j < e; ++j) ds_r[j] = scale * p_r[j] * (ds_r[j] - delta_r);
+              if (dist_tab) {
+                // The logit gradient dS / scale, summed by distance for the bias table.
+                double* acc_h = dist_part + (h - g * group) * dist_len;
+                for (int64_t j = a; j < e; ++j) {
+                  const T dlogit = p_r[j] * (ds_r[j] - delta_r);
+                  acc_h[rel >= j ? rel - j : j - rel] += double(dlogit);
+                  ds_r[j] = scale * dlogit;
+                }
+              } else {
+                for (int64_t j = a; j < e; ++j) ds_r[j] = scale * p_r[j] * (ds_r[j] - delta_r);
+              }
               std::fill(p_r + ja, p_r + a, T(0));
               std::fill(p_r + e, p_r + je, T(0));
               std::fill(ds_r + ja, ds_r + a, T(0));
@@ -460,6 +489,21 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
       }
     });
   }
+  if (dist_tab) {
+    // Task sums added over batch and chunks in a fixed order.
+    parallel_for(0, d.H, 1, [&](int64_t h0, int64_t h1) {
+      for (int64_t h = h0; h < h1; ++h) {
+        const int64_t g = h / group, hl = h % group;
+        for (int64_t x = 0; x < dist_len; ++x) {
+          double sum = 0;
+          for (int64_t b = 0; b < d.B; ++b)
+            for (int64_t c = 0; c < chunks; ++c)
+              sum += dist_parts[(((b * d.Hkv + g) * chunks + c) * group + hl) * dist_len + x];
+          d_distance_bias[h * dist_len + x] = T(sum);
+        }
+      }
+    });
+  }
 }
 
 template void attention_fused_fwd<float>(const AttentionDims&, const float*, AttentionStrides,
@@ -471,10 +515,10 @@ template void attention_fused_fwd<double>(const AttentionDims&, const double*, A
 template void attention_fused_bwd<float>(const AttentionDims&, const float*, AttentionStrides,
                                          const float*, AttentionStrides, const float*,
                                          AttentionStrides, const float*, const float*,
-                                         const float*, float*, float*, float*);
+                                         const float*, float*, float*, float*, float*);
 template void attention_fused_bwd<double>(const AttentionDims&, const double*, AttentionStrides,
                                           const double*, AttentionStrides, const double*,
                                           AttentionStrides, const double*, const double*,
-                                          const double*, double*, double*, double*);
+                                          const double*, double*, double*, double*, double*);
 
 }  // namespace attnlab::kernels

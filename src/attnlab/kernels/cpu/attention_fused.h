@@ -30,6 +30,11 @@ struct AttentionDims {
   int64_t q_offset = 0;            // resolved: >= 0
   int64_t window = 0;              // 0 = unlimited
   const float* alibi_slopes = nullptr;  // H values (logit += -slope_h * (p - j)) or null
+  // A learned bias by distance, per head (Kerple): logit += distance_bias[h * len + |p - j|],
+  // len = distance_bias_len >= every |p - j| + 1 that occurs. In the kernel's element type
+  // T (float or double); null for none.
+  const void* distance_bias = nullptr;
+  int64_t distance_bias_len = 0;
 };
 
 // o = softmax(scale * q k^T + bias, masked) v, and lse = log(sum_j exp(logit_j)) per row.
@@ -44,10 +49,14 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
 // the task count a multiple of the thread count (1 when B x Hkv already is); each task
 // owns its dk, dv rows, and the dq of each chunk is summed in a fixed order, so results
 // are deterministic for a given thread count. Needs (chunks - 1) extra dq buffers.
+// With a distance bias, d_distance_bias [H, distance_bias_len] (required then) receives
+// the sum of the logit gradients dS/scale at each distance: each task sums its own in
+// double, and the task sums are added in a fixed order, so it is deterministic too.
 template <class T>
 void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs, const T* k,
                          AttentionStrides ks, const T* v, AttentionStrides vs, const T* o,
-                         const T* lse, const T* dout, T* dq, T* dk, T* dv);
+                         const T* lse, const T* dout, T* dq, T* dk, T* dv,
+                         T* d_distance_bias = nullptr);
 
 // x[i] = exp(x[i]) by the kernel's float exponential (whole vectors, then a scalar
 // tail): relative error below 3e-7 on [-87, 88]; 0 below about -87.3 and for -inf; NaN

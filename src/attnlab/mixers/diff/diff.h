@@ -46,6 +46,7 @@ struct DiffOptions : AttentionPositionOptions {
             config::non_negative());
     v.check(kv_heads == 0 || heads % kv_heads == 0, "kv_heads", "must divide heads");
     visit_position(v);
+    v.check(position != "kerple", "position", "kerple is not supported by diff yet (its learned bias lives in the softmax mixer)");
   }
 };
 

@@ -217,6 +217,7 @@ TEST(DiffAttention, BadOptionsAreErrorsNamingTheKey) {
   expect_error({"heads=5"}, "2 * heads must divide model.d_model = 24");
   expect_error({"heads=4", "kv_heads=3"}, "kv_heads");
   expect_error({"position=alibi", "rope_scaling=pi"}, "rope_scaling");
+  expect_error({"position=kerple"}, "kerple is not supported by diff yet");
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 namespace attnlab::mixers {
 
 struct AttentionPositionOptions {
-  std::string position = "rope";  // nope | rope | alibi
+  std::string position = "rope";  // nope | rope | alibi | kerple (kerple's parameters: the mixer's)
   double rope_base = 10000.0;
   std::string rope_style = "half";  // half | interleaved
   int64_t window = 0;     // 0: attend to the whole prefix; else the last `window` keys
@@ -54,7 +54,8 @@ struct AttentionPositionOptions {
 
   template <class V>
   void visit_position(V& v) {
-    v.choice("position", position, {"nope", "rope", "alibi"}, "position scheme");
+    v.choice("position", position, {"nope", "rope", "alibi", "kerple"},
+             "position scheme (kerple: learned -p log(1 + a |i - j|) per head)");
     v.field("rope_base", rope_base, "RoPE base b (theta_i = b^(-2i/D))", config::number_rule("must be > 1", [](double x) { return x > 1; }));
     v.choice("rope_style", rope_style, {"half", "interleaved"}, "RoPE pairing: half-split (NeoX) or interleaved (GPT-J)");
     v.field("window", window, "sliding window in tokens (0: the whole prefix)", config::non_negative());

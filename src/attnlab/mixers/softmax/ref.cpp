@@ -1,19 +1,24 @@
 // The definition of causal softmax attention, as explicit T x T matrices built from
 // autograd ops (so its gradients come from the ops' own, independently checked, rules):
 //   S = scale * Q K^T - m_h (i - j)     (ALiBi term only when slopes are given)
+//       - p_h log(1 + a_h |i - j|)      (Kerple term only with terms.kerple())
 //   S_ij = -inf where j > i (causal) or i - j >= window
 //   O = softmax(S) V
 // Grouped-query heads: query head h reads kv head h / (H / Hkv), done by viewing q as
 // [B, Hkv, G, T, D] and broadcasting k over the group dimension.
+// With DAPE the whole T x T score tensor goes through scores.h's dape_attention_rows.
 #include "attnlab/mixers/softmax/softmax.h"
 #include "attnlab/ops/ops.h"
+#include "attnlab/position/kerple.h"
 
 namespace attnlab::mixers {
 
-Tensor softmax_attention_probs_ref(const Tensor& q, const Tensor& k, const ops::AttentionOptions& opt) {
+Tensor softmax_attention_probs_ref(const Tensor& q, const Tensor& k, const ops::AttentionOptions& opt,
+                                   const ScoreTerms& terms) {
   int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3);
   int64_t Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
   int64_t offset = opt.q_offset >= 0 ? opt.q_offset : Tk - Tq;
+  ATTNLAB_CHECK(!terms.dape, "softmax_attention_probs_ref: DAPE rows come from dape_attention_rows");
   Tensor q5 = ops::reshape(q, {B, Hkv, G, Tq, D});
   Tensor k5 = ops::reshape(k, {B, Hkv, 1, Tk, D});
   Tensor s = ops::scale(ops::bmm(q5, ops::transpose(k5, 3, 4)), opt.scale);  // [B, Hkv, G, Tq, Tk]
@@ -25,16 +30,20 @@ Tensor softmax_attention_probs_ref(const Tensor& q, const Tensor& k, const ops::
           bias[size_t((h * Tq + i) * Tk + j)] = -double(opt.alibi_slopes[size_t(h)]) * double(offset + i - j);
     s = ops::add(s, Tensor::from_vector(bias, {Hkv, G, Tq, Tk}).to(q.dtype()));
   }
+  if (terms.kerple())
+    s = ops::add(s, ops::reshape(position::kerple_bias(terms.kerple_p, terms.kerple_a, Tq, Tk, offset),
+                                 {Hkv, G, Tq, Tk}));
   if (opt.causal) s = ops::causal_mask(s, offset);
   if (opt.window > 0) s = ops::sliding_window_mask(s, opt.window, offset);
   return ops::softmax(s);
 }
 
 Tensor softmax_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v,
-                             const ops::AttentionOptions& opt) {
+                             const ops::AttentionOptions& opt, const ScoreTerms& terms) {
   int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Hkv = k.size(1), Tk = k.size(2);
+  if (terms.dape) return dape_attention_rows(q, k, v, opt.q_offset >= 0 ? opt.q_offset : Tk - Tq, opt, terms);
   Tensor v5 = ops::reshape(v, {B, Hkv, 1, Tk, v.size(3)});
-  Tensor o = ops::bmm(softmax_attention_probs_ref(q, k, opt), v5);  // [B, Hkv, G, Tq, Dv]
+  Tensor o = ops::bmm(softmax_attention_probs_ref(q, k, opt, terms), v5);  // [B, Hkv, G, Tq, Dv]
   return ops::reshape(o, {B, H, Tq, v.size(3)});
 }
 

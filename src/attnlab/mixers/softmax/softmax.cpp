@@ -4,6 +4,7 @@
 
 #include "attnlab/autograd/node.h"
 #include "attnlab/ops/ops.h"
+#include "attnlab/position/kerple.h"
 
 namespace attnlab::mixers {
 
@@ -67,6 +68,29 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
   wo_ = p.declare(ctx.prefix + "wo.weight", {d_model_, heads_ * head_dim_}, model::Init::normal(std_out));
   // Declared last so the other parameters keep their place (and initial values).
   position_.declare_parameters(ctx);
+  if (opt_.position == "kerple") {
+    // p in (0.01, 2) and a in (0.01, 1) at the start (position/kerple.h).
+    using position::softplus_inverse;
+    const double lo = softplus_inverse(position::kKerpleMinInit);
+    kerple_rho_p_ = p.declare(ctx.prefix + "kerple.rho_p", {heads_},
+                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxP)), false);
+    kerple_rho_a_ = p.declare(ctx.prefix + "kerple.rho_a", {heads_},
+                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxA)), false);
+  }
+  if (opt_.dape) {
+    // PyTorch's Conv2d default: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    const bool with_bias = opt_.position == "alibi" || opt_.position == "kerple";
+    const int64_t C = with_bias ? 2 * heads_ : heads_, Dh = opt_.dape_hidden, K = opt_.dape_kernel;
+    auto u = [](int64_t fan_in) {
+      const double b = 1.0 / std::sqrt(double(fan_in));
+      return model::Init::uniform(-b, b);
+    };
+    dape_w1_ = p.declare(ctx.prefix + "dape.conv1.weight", {Dh, C, K}, u(C * K));
+    dape_b1_ = p.declare(ctx.prefix + "dape.conv1.bias", {Dh}, u(C * K), false);
+    // No bias on the second convolution: a constant per head added to every logit of a
+    // row cancels in the softmax, so its gradient is exactly 0 (the reference has one).
+    dape_w2_ = p.declare(ctx.prefix + "dape.conv2.weight", {heads_, Dh, K}, u(Dh * K));
+  }
 }
 
 Tensor project_heads(const Tensor& x, const Tensor& w, int64_t heads, int64_t D) {
@@ -94,20 +118,32 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
   q = prepared.q;
   k = prepared.k;
   const ops::AttentionOptions& ao = prepared.ao;
+  // Kerple's p and a (positive through softplus) and DAPE's weights, for every form.
+  ScoreTerms terms;
+  DapeWeights dape;
+  if (kerple_rho_p_) {
+    terms.kerple_p = position::softplus(kerple_rho_p_->value);
+    terms.kerple_a = position::softplus(kerple_rho_a_->value);
+  }
+  if (dape_w1_) {
+    dape = {dape_w1_->value, dape_b1_->value, dape_w2_->value, Tensor(), opt_.dape_kernel,
+            opt_.position == "alibi" || opt_.position == "kerple"};
+    terms.dape = &dape;
+  }
   Tensor o;
   if (form == Form::Recurrent && rerotate) {
     KVCache local;
     auto [k_all, v_all] = (cache ? *cache : local).append(k, v);
-    o = softmax_attention_recurrent_prefix(q, position_.rotate_cached_keys(k_all, L), v_all, ao);
+    o = softmax_attention_recurrent_prefix(q, position_.rotate_cached_keys(k_all, L), v_all, ao, terms);
   } else if (form == Form::Recurrent) {
     KVCache local;
-    o = softmax_attention_recurrent(q, k, v, ao, cache ? *cache : local);
+    o = softmax_attention_recurrent(q, k, v, ao, cache ? *cache : local, terms);
   } else {
     Tensor k_all = k, v_all = v;
     if (cache) std::tie(k_all, v_all) = cache->append(k, v);
     if (rerotate) k_all = position_.rotate_cached_keys(k_all, L);
-    o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao)
-                          : softmax_attention_parallel(q, k_all, v_all, ao);
+    o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao, terms)
+                          : softmax_attention_parallel(q, k_all, v_all, ao, terms);
   }
   o = ops::reshape(ops::transpose(o, 1, 2), {B, T, heads_ * head_dim_});
   return ops::matmul(o, ops::transpose(wo_->value, 0, 1));

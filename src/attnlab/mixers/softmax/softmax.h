@@ -1,5 +1,7 @@
 // Causal multi-head softmax attention with grouped-query heads and a position scheme:
-// NoPE, RoPE (half-split or interleaved) or ALiBi (Press's slopes for any head count).
+// NoPE, RoPE (half-split or interleaved), ALiBi (Press's slopes for any head count) or
+// Kerple (a learned -p log(1 + a |i - j|) per head), and optionally DAPE processing the
+// scores (scores.h).
 //
 // Module: x [B, T, C] -> q = x Wq^T [B, H, T, D], k = x Wk^T, v = x Wv^T [B, Hkv, T, D]
 //         (RoPE on q and k), o = attention(q, k, v) [B, H, T, D], y = o Wo^T [B, T, C].
@@ -14,6 +16,7 @@
 #include "attnlab/io/config_schema.h"
 #include "attnlab/mixers/mixer.h"
 #include "attnlab/mixers/softmax/attention_position.h"
+#include "attnlab/mixers/softmax/scores.h"
 #include "attnlab/ops/attention.h"
 
 namespace attnlab::mixers {
@@ -22,6 +25,10 @@ struct SoftmaxOptions : AttentionPositionOptions {
   int64_t heads = 4;
   int64_t kv_heads = 0;   // 0 means heads (no grouping)
   int64_t head_dim = 0;   // 0 means d_model / heads
+  // DAPE V2 score processing (scores.h; docs/MECHANISMS.md "DAPE").
+  bool dape = false;
+  int64_t dape_hidden = 32;               // hidden channels of the 1 x k convolutions
+  int64_t dape_kernel = 3;                // k along the key axis; 1 is DAPE V1 (a per-entry MLP)
 
   void validate(int64_t d_model) const;
 
@@ -32,6 +39,11 @@ struct SoftmaxOptions : AttentionPositionOptions {
     v.field("head_dim", head_dim, "head dimension D (0: d_model / heads)", config::non_negative());
     v.check(kv_heads == 0 || heads % kv_heads == 0, "kv_heads", "must divide heads");
     visit_position(v);
+    v.field("dape", dape, "DAPE V2: scores + bias processed by two 1 x k convolutions over keys, added back");
+    v.field("dape_hidden", dape_hidden, "DAPE hidden channels", config::positive());
+    v.field("dape_kernel", dape_kernel, "DAPE kernel width k along keys (odd; 1 = DAPE V1)", config::positive());
+    v.check(dape_kernel % 2 == 1, "dape_kernel", "must be odd (the convolution is centred on each key)");
+    v.check(!dape || window == 0, "window", "is not supported with dape");
   }
 };
 
@@ -54,20 +66,24 @@ Tensor project_heads(const Tensor& x, const Tensor& w, int64_t heads, int64_t D)
 
 // ---- the attention core in each form: q [B, H, T, D], k/v [B, Hkv, T, D] -> [B, H, T, D] ----
 // With a cache, earlier keys and values come first and queries sit at the end.
+// `terms` adds Kerple and DAPE (scores.h); the default is neither.
 Tensor softmax_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v,
-                             const ops::AttentionOptions& opt);
+                             const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 // The attention probabilities of ref, [B, Hkv, H / Hkv, Tq, Tk] (query head h is
-// [h / (H / Hkv), h % (H / Hkv)]); softmax_attention_ref multiplies them with v.
-Tensor softmax_attention_probs_ref(const Tensor& q, const Tensor& k, const ops::AttentionOptions& opt);
+// [h / (H / Hkv), h % (H / Hkv)]), with Kerple's bias from `terms` but without DAPE (whose
+// rows ref computes by dape_attention_rows); softmax_attention_ref multiplies them with v.
+Tensor softmax_attention_probs_ref(const Tensor& q, const Tensor& k, const ops::AttentionOptions& opt,
+                                   const ScoreTerms& terms = {});
 Tensor softmax_attention_parallel(const Tensor& q, const Tensor& k, const Tensor& v,
-                                  const ops::AttentionOptions& opt);
+                                  const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 Tensor softmax_attention_recurrent(const Tensor& q, const Tensor& k, const Tensor& v,
-                                   const ops::AttentionOptions& opt, KVCache& cache);
+                                   const ops::AttentionOptions& opt, KVCache& cache,
+                                   const ScoreTerms& terms = {});
 // The recurrent form when the cache has already been extended (dynamic NTK re-rotates the
 // whole cache each call): the T queries are the last T of k_all's positions, taken one at
 // a time against the keys up to each.
 Tensor softmax_attention_recurrent_prefix(const Tensor& q, const Tensor& k_all, const Tensor& v_all,
-                                          const ops::AttentionOptions& opt);
+                                          const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 
 class SoftmaxAttention : public Mixer {
  public:
@@ -81,6 +97,8 @@ class SoftmaxAttention : public Mixer {
   int64_t d_model_, heads_, kv_heads_, head_dim_;
   AttentionPosition position_;  // RoPE, ALiBi, KeyNorm, scale rules, window
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
+  std::shared_ptr<model::Param> kerple_rho_p_, kerple_rho_a_;  // [H], p = softplus(rho)
+  std::shared_ptr<model::Param> dape_w1_, dape_b1_, dape_w2_;
 };
 
 }  // namespace attnlab::mixers

@@ -72,6 +72,10 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- attention (ops/attention.cpp) ----
       {"attention", "attention", "fused softmax attention: causal/window masks, ALiBi, GQA"},
+
+      // ---- linear attention (ops/linear_attention.cpp) ----
+      {"decayed_linear_attention", "linear_attention",
+       "sum_{j<=i} gamma_h^(i-j) (q_i . k_j) v_j, chunkwise or recurrent; learnable log gamma"},
   };
   return table;
 }

@@ -12,3 +12,4 @@
 #include "attnlab/ops/loss.h"
 #include "attnlab/ops/mask.h"
 #include "attnlab/ops/attention.h"
+#include "attnlab/ops/linear_attention.h"

@@ -1,6 +1,7 @@
 #include "attnlab/mixers/registry.h"
 
 #include "attnlab/mixers/softmax/softmax.h"
+#include "attnlab/mixers/retention/retention.h"
 
 namespace attnlab::mixers {
 
@@ -31,6 +32,11 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=nope", "key_norm=true", "kv_heads=2"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "key_norm_temperature=3"},
            {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"}}),
+      mixer_entry<RetentionOptions, Retention>(
+          "retention", "multi-scale retention (RetNet): fixed or learnable per-head decay, rotary, gated, per-head norm",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{}, {"heads=3", "value_head_dim=4", "chunk=5"},
+           {"decay_learnable=true", "rotary=false", "decay_normalize=false", "chunk=16"}}),
   };
   return table;
 }

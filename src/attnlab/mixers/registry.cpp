@@ -2,6 +2,7 @@
 
 #include "attnlab/mixers/softmax/softmax.h"
 #include "attnlab/mixers/retention/retention.h"
+#include "attnlab/mixers/dijiang/dijiang.h"
 
 namespace attnlab::mixers {
 
@@ -37,6 +38,11 @@ const std::vector<MixerEntry>& mixer_registry() {
           {Form::Ref, Form::Parallel, Form::Recurrent},
           {{}, {"heads=3", "value_head_dim=4", "chunk=5"},
            {"decay_learnable=true", "rotary=false", "decay_normalize=false", "chunk=16"}}),
+      mixer_entry<DijiangOptions, Dijiang>(
+          "dijiang", "DCT-kernel linear attention (DiJiang): stable learnable decay or the released D1/D2",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{}, {"features=qmc", "position=nope", "decay_learnable=false", "norm_groups=2", "chunk=5"},
+           {"decay=original", "original_positions=1024", "rope_style=interleaved", "rotary_dim=4"}}),
   };
   return table;
 }

@@ -36,7 +36,7 @@ const std::vector<MixerEntry>& mixer_registry() {
       mixer_entry<RetentionOptions, Retention>(
           "retention", "multi-scale retention (RetNet): fixed or learnable per-head decay, rotary, gated, per-head norm",
           {Form::Ref, Form::Parallel, Form::Recurrent},
-          {{}, {"heads=3", "value_head_dim=4", "chunk=5"},
+          {{}, {"heads=3", "value_head_dim=4", "chunk=5", "rope_style=half", "rope_frequencies=standard"},
            {"decay_learnable=true", "rotary=false", "decay_normalize=false", "chunk=16"}}),
       mixer_entry<DijiangOptions, Dijiang>(
           "dijiang", "DCT-kernel linear attention (DiJiang): stable learnable decay or the released D1/D2",

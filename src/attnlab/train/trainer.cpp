@@ -16,6 +16,7 @@
 #include "attnlab/io/atomic_file.h"
 #include "attnlab/mixers/softmax/softmax.h"
 #include "attnlab/model/lm.h"
+#include "attnlab/train/convert.h"
 #include "attnlab/train/adamw.h"
 #include "attnlab/train/checkpoint.h"
 #include "attnlab/train/schedule.h"
@@ -109,6 +110,7 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
   sched.validate();
 
   int64_t start_step = 0;
+  if (!opt.init_from.empty() && !opt.resume) init_params_from(model.params(), opt.init_from);
   if (opt.resume) {
     ATTNLAB_CHECK(fs::exists(fs::path(opt.out_dir) / "latest"), "--resume: '", opt.out_dir,
                   "' holds no checkpoint (no `latest` file); leave out --resume to start a new run there");

@@ -28,8 +28,10 @@ Retention::Retention(const RetentionOptions& opt, const MixerContext& ctx) : opt
   gammas_ = retention_gammas(heads_);
   // torchscale's theta_i = base^(-linspace(0, 1, D/2)_i) = base^(-i/(D/2-1)) is the
   // standard base'^(-2i/D) with base' = base^(D/(D-2)).
-  rope_.style = position::RopeStyle::Interleaved;
-  rope_.base = head_dim_ > 2 ? std::pow(opt_.rope_base, double(head_dim_) / double(head_dim_ - 2)) : opt_.rope_base;
+  rope_.style = position::parse_rope_style(opt_.rope_style);
+  rope_.base = opt_.rope_frequencies == "torchscale" && head_dim_ > 2
+                   ? std::pow(opt_.rope_base, double(head_dim_) / double(head_dim_ - 2))
+                   : opt_.rope_base;
   auto& p = *ctx.params;
   const int64_t HD = heads_ * head_dim_, HV = heads_ * value_dim_;
   // torchscale: xavier-uniform with gain 2^-2.5 for q, k, v, g and 2^-1 for the output.

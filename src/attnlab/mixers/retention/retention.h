@@ -29,6 +29,8 @@ struct RetentionOptions {
   int64_t value_head_dim = 0;  // 0: head_dim (torchscale uses 2 x head_dim)
   bool rotary = true;
   double rope_base = 10000.0;
+  std::string rope_style = "interleaved";      // torchscale rotates adjacent pairs
+  std::string rope_frequencies = "torchscale";  // torchscale | standard (base^(-2i/D), a converted softmax teacher's)
   bool decay_learnable = false;  // RetNet's decays are fixed
   bool decay_normalize = true;   // divide by sqrt(sum of decays so far), as torchscale's recurrent form
   double norm_eps = 1e-5;
@@ -44,6 +46,9 @@ struct RetentionOptions {
     v.field("rotary", rotary, "rotate q and k (interleaved pairs, torchscale's frequencies)");
     v.field("rope_base", rope_base, "rotary base b (theta_i = b^(-i/(D/2-1)))",
             config::number_rule("must be > 1", [](double x) { return x > 1; }));
+    v.choice("rope_style", rope_style, {"half", "interleaved"}, "rotary pairing: half-split (NeoX) or interleaved (torchscale)");
+    v.choice("rope_frequencies", rope_frequencies, {"torchscale", "standard"},
+             "theta_i = b^(-i/(D/2-1)) (torchscale's linspace) or b^(-2i/D) (RoPE as the softmax mixer)");
     v.field("decay_learnable", decay_learnable, "learn gamma_h through theta_h = log(-log gamma_h)");
     v.field("decay_normalize", decay_normalize, "divide o_i by sqrt(sum_{m<=i} gamma^m) (cancels in the norm up to eps)");
     v.field("norm_eps", norm_eps, "epsilon of the per-head RMSNorm", config::positive());

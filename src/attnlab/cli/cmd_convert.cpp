@@ -27,6 +27,8 @@ void add_convert_command(CLI::App& app) {
       std::printf("%s%s", i ? ", " : " (", r.initialised[i].c_str());
     std::printf("%s, %zu teacher tensors dropped\n", r.initialised.empty() ? "" : ")", r.dropped.size());
     std::printf("checkpoint: %s\n", r.checkpoint.c_str());
+    std::printf("fine-tune: attnlab train %s/config.toml --init-from %s --out RUN\n", r.checkpoint.c_str(),
+                a->out.c_str());
   });
 }
 

@@ -12,7 +12,7 @@ Tensor decayed_core(const Tensor& q, const Tensor& k, const Tensor& v, const Ten
   Tensor s0 = state && state->len > 0 ? state->s : Tensor();
   const bool grad = autograd::should_record({q, k, v, log_gamma, s0});
   Tensor o, s_next;
-  if (chunk < 1) chunk = 64;  // the recurrent form's backward is chunkwise too
+  if (chunk < 1) chunk = 32;  // the recurrent form's backward is chunkwise too
   Tensor* s_out = state && !grad ? &s_next : nullptr;
   switch (form) {
     case Form::Ref: o = ops::decayed_linear_attention_reference(q, k, v, log_gamma, s0); break;

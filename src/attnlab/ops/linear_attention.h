@@ -23,7 +23,7 @@
 namespace attnlab::ops {
 
 struct DecayedLinearOptions {
-  int64_t chunk = 64;      // rows per chunk (chunkwise form); measured in docs/BENCHMARKS.md
+  int64_t chunk = 32;      // rows per chunk (chunkwise form); measured in docs/BENCHMARKS.md
   bool recurrent = false;  // forward token by token instead of chunkwise
 
   static DecayedLinearOptions make(int64_t chunk, bool recurrent = false) {

@@ -39,7 +39,7 @@ struct DijiangOptions {
   int64_t original_positions = 2048;
   int64_t norm_groups = 0;          // 0: one group per head
   double norm_eps = 1e-5;
-  int64_t chunk = 64;
+  int64_t chunk = 32;  // docs/BENCHMARKS.md "Decayed linear attention"
 
   void validate(int64_t d_model) const;
 

@@ -34,7 +34,7 @@ struct RetentionOptions {
   bool decay_learnable = false;  // RetNet's decays are fixed
   bool decay_normalize = true;   // divide by sqrt(sum of decays so far), as torchscale's recurrent form
   double norm_eps = 1e-5;
-  int64_t chunk = 64;
+  int64_t chunk = 32;  // docs/BENCHMARKS.md "Decayed linear attention"
 
   void validate(int64_t d_model) const;
 

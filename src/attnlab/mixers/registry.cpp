@@ -3,6 +3,8 @@
 #include "attnlab/mixers/diff/diff.h"
 #include "attnlab/mixers/softmax/softmax.h"
 #include "attnlab/mixers/homm/homm.h"
+#include "attnlab/mixers/retention/retention.h"
+#include "attnlab/mixers/dijiang/dijiang.h"
 
 namespace attnlab::mixers {
 
@@ -55,6 +57,16 @@ const std::vector<MixerEntry>& mixer_registry() {
           "homm", "high-order moments (HoMM): causal mean of products of gelu groups, sigmoid selection",
           {Form::Ref, Form::Parallel, Form::Recurrent},
           {{"order=1", "expand=1"}, {}, {"order=3", "expand=1"}, {"order=2", "expand=3", "bias=false"}}),
+      mixer_entry<RetentionOptions, Retention>(
+          "retention", "multi-scale retention (RetNet): fixed or learnable per-head decay, rotary, gated, per-head norm",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{}, {"heads=3", "value_head_dim=4", "chunk=5", "rope_style=half", "rope_frequencies=standard"},
+           {"decay_learnable=true", "rotary=false", "decay_normalize=false", "chunk=16"}}),
+      mixer_entry<DijiangOptions, Dijiang>(
+          "dijiang", "DCT-kernel linear attention (DiJiang): stable learnable decay or the released D1/D2",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{}, {"features=qmc", "position=nope", "decay_learnable=false", "norm_groups=2", "chunk=5"},
+           {"decay=original", "original_positions=1024", "rope_style=interleaved", "rotary_dim=4"}}),
   };
   return table;
 }

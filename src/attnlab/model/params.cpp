@@ -45,6 +45,11 @@ void ParamStore::allocate(uint64_t seed, DType dtype) {
       case Init::Kind::Zeros: flat.fill(0.0); break;
       case Init::Kind::Ones: flat.fill(1.0); break;
       case Init::Kind::Constant: flat.fill(p->init.a); break;
+      case Init::Kind::Values:
+        ATTNLAB_CHECK(p->init.given && int64_t(p->init.given->size()) == n, "parameter ", p->name, ": ",
+                      p->init.given ? p->init.given->size() : 0, " initial values for ", n, " elements");
+        flat.copy_from(Tensor::from_vector(*p->init.given, {n}).to(dtype));
+        break;
     }
     p->value = flat.view_raw(p->shape);
     p->value.set_requires_grad(true);

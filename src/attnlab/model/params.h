@@ -16,14 +16,21 @@
 namespace attnlab::model {
 
 struct Init {
-  enum class Kind { Normal, Uniform, Zeros, Ones, Constant } kind = Kind::Normal;
+  enum class Kind { Normal, Uniform, Zeros, Ones, Constant, Values } kind = Kind::Normal;
   double a = 0.02;  // std (Normal), low (Uniform), value (Constant)
   double b = 0.0;   // high (Uniform)
-  static Init normal(double std) { return {Kind::Normal, std, 0}; }
-  static Init uniform(double lo, double hi) { return {Kind::Uniform, lo, hi}; }
-  static Init zeros() { return {Kind::Zeros, 0, 0}; }
-  static Init ones() { return {Kind::Ones, 0, 0}; }
-  static Init constant(double v) { return {Kind::Constant, v, 0}; }
+  static Init normal(double std) { return {Kind::Normal, std, 0, nullptr}; }
+  static Init uniform(double lo, double hi) { return {Kind::Uniform, lo, hi, nullptr}; }
+  static Init zeros() { return {Kind::Zeros, 0, 0, nullptr}; }
+  static Init ones() { return {Kind::Ones, 0, 0, nullptr}; }
+  static Init constant(double v) { return {Kind::Constant, v, 0, nullptr}; }
+  // Given values, one per element in row-major order (per-head decays, per-position factors).
+  static Init values(std::vector<double> v) {
+    Init i{Kind::Values, 0, 0, nullptr};
+    i.given = std::make_shared<const std::vector<double>>(std::move(v));
+    return i;
+  }
+  std::shared_ptr<const std::vector<double>> given;  // Values only
 };
 
 struct Param {

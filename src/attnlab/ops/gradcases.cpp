@@ -29,6 +29,8 @@ std::vector<autograd::GradCase> all_gradcases() {
 
   add_emo_gradcases(cases);
 
+  add_linear_attention_gradcases(cases);
+
   return cases;
 }
 

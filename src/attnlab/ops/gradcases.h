@@ -26,5 +26,6 @@ void add_mask_gradcases(std::vector<autograd::GradCase>& cases);
 void add_attention_gradcases(std::vector<autograd::GradCase>& cases);
 void add_emo_gradcases(std::vector<autograd::GradCase>& cases);  // ops/emo_loss.cpp
 void add_kerple_gradcases(std::vector<autograd::GradCase>& cases);  // position/kerple.cpp
+void add_linear_attention_gradcases(std::vector<autograd::GradCase>& cases);
 
 }  // namespace attnlab::ops

@@ -79,6 +79,10 @@ const std::vector<OpInfo>& op_table() {
       // ---- distance bias (ops/attention.cpp, position/kerple.cpp) ----
       {"attention_distance_bias", "attention", "fused attention plus a learned per-head bias by distance (Kerple)"},
       {"kerple_bias", "position/kerple", "Kerple's -p log(1 + a |i - j|) as a table by distance or a matrix"},
+
+      // ---- linear attention (ops/linear_attention.cpp) ----
+      {"decayed_linear_attention", "linear_attention",
+       "sum_{j<=i} gamma_h^(i-j) (q_i . k_j) v_j, chunkwise or recurrent; learnable log gamma"},
   };
   return table;
 }

@@ -13,3 +13,4 @@
 #include "attnlab/ops/mask.h"
 #include "attnlab/ops/attention.h"
 #include "attnlab/ops/emo_loss.h"
+#include "attnlab/ops/linear_attention.h"

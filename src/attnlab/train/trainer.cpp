@@ -18,6 +18,7 @@
 #include "attnlab/model/lm.h"
 #include "attnlab/ops/emo_loss.h"
 #include "attnlab/ops/shape.h"
+#include "attnlab/train/convert.h"
 #include "attnlab/train/adamw.h"
 #include "attnlab/train/checkpoint.h"
 #include "attnlab/train/schedule.h"
@@ -162,6 +163,7 @@ TrainResult run_training(RunConfig run, const TrainOptions& opt) {
   UpdateDiagnostics diagnostics(model.params(), tc.diagnostics_every);
 
   int64_t start_step = 0;
+  if (!opt.init_from.empty() && !opt.resume) init_params_from(model.params(), opt.init_from);
   if (opt.resume) {
     ATTNLAB_CHECK(fs::exists(fs::path(opt.out_dir) / "latest"), "--resume: '", opt.out_dir,
                   "' holds no checkpoint (no `latest` file); leave out --resume to start a new run there");

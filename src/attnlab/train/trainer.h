@@ -14,6 +14,7 @@ struct TrainOptions {
   std::string out_dir = "runs/default";
   bool resume = false;
   bool quiet = false;  // no progress output (tests)
+  std::string init_from;  // a checkpoint whose parameters start a fresh run (train/convert.h); --resume wins
 };
 
 struct TrainResult {

@@ -1,6 +1,7 @@
 #include "attnlab/mixers/registry.h"
 
 #include "attnlab/mixers/softmax/softmax.h"
+#include "attnlab/mixers/deer_rnn/deer_rnn.h"
 
 namespace attnlab::mixers {
 
@@ -31,6 +32,11 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=nope", "key_norm=true", "kv_heads=2"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "key_norm_temperature=3"},
            {"position=rope", "cosine=true"}, {"position=alibi", "cosine=true", "cosine_lambda=6"}}),
+      mixer_entry<DeerRnnOptions, DeerRnn>(
+          "deer_rnn", "non-linear RNN (GRU or tanh cell) trained in parallel by Newton iterations (DEER, quasi-DEER, ELK)",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{}, {"cell=tanh"}, {"jacobian=diagonal"}, {"cell=tanh", "jacobian=diagonal", "elk_sigma2=1"},
+           {"heads=3", "scan_chunks=5"}, {"cell=tanh", "jacobian=diagonal", "head_dim=5", "scan_chunks=4"}}),
   };
   return table;
 }

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   attnlab::cli::add_eval_command(app);
   attnlab::cli::add_generate_command(app);
   attnlab::cli::add_forward_command(app);
+  attnlab::cli::add_lra_command(app);
 
   try {
     app.parse(argc, argv);

@@ -26,6 +26,8 @@ std::vector<autograd::GradCase> all_gradcases() {
 
   add_attention_gradcases(cases);
 
+  add_pool_gradcases(cases);
+
   return cases;
 }
 

@@ -24,5 +24,6 @@ void add_embedding_gradcases(std::vector<autograd::GradCase>& cases);
 void add_loss_gradcases(std::vector<autograd::GradCase>& cases);
 void add_mask_gradcases(std::vector<autograd::GradCase>& cases);
 void add_attention_gradcases(std::vector<autograd::GradCase>& cases);
+void add_pool_gradcases(std::vector<autograd::GradCase>& cases);  // ops/pool.cpp
 
 }  // namespace attnlab::ops

@@ -72,6 +72,9 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- attention (ops/attention.cpp) ----
       {"attention", "attention", "fused softmax attention: causal/window masks, ALiBi, GQA"},
+
+      // ---- pool (ops/pool.cpp) ----
+      {"max_over_time", "pool", "max over the valid time steps of [B, T, C] (sequence classification)"},
   };
   return table;
 }

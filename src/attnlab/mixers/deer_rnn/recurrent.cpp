@@ -1,6 +1,8 @@
 // Decoding form: one token at a time, the hidden state h [B, G, D] carried between steps.
 // Each step is deer_rnn_scan's sequential solver on one token (the hand-written cell and
-// its backward), so the recurrent form is differentiable like the others.
+// its backward), so the recurrent form is differentiable like the others. Decoding calls
+// it with one token at a time.
+#include "attnlab/autograd/node.h"
 #include "attnlab/mixers/deer_rnn/deer_rnn.h"
 #include "attnlab/ops/ops.h"
 
@@ -12,6 +14,11 @@ Tensor deer_rnn_recurrent(const Tensor& u, const Tensor& w, const Tensor& h0, De
   DeerSolve step;
   step.cell = cell;
   step.solver = DeerSolver::Sequential;
+  // Under grad, one call whose solver steps through the tokens in order: slicing u per
+  // token would cost O(T) per slice in the backward pass (each slice's gradient is a
+  // zero-filled tensor of u's full shape), O(T^2) in all.
+  if (autograd::grad_enabled() && (u.requires_grad() || w.requires_grad() || (h0.defined() && h0.requires_grad())))
+    return deer_rnn_scan(u, w, h0, step);
   Tensor h = h0;
   std::vector<Tensor> outs;
   outs.reserve(static_cast<size_t>(T));

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   attnlab::cli::add_generate_command(app);
   attnlab::cli::add_forward_command(app);
   attnlab::cli::add_convert_command(app);
+  attnlab::cli::add_lra_command(app);
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include "attnlab/mixers/homm/homm.h"
 #include "attnlab/mixers/retention/retention.h"
 #include "attnlab/mixers/dijiang/dijiang.h"
+#include "attnlab/mixers/deer_rnn/deer_rnn.h"
 
 namespace attnlab::mixers {
 
@@ -67,6 +68,11 @@ const std::vector<MixerEntry>& mixer_registry() {
           {Form::Ref, Form::Parallel, Form::Recurrent},
           {{}, {"features=qmc", "position=nope", "decay_learnable=false", "norm_groups=2", "chunk=5"},
            {"decay=original", "original_positions=1024", "rope_style=interleaved", "rotary_dim=4"}}),
+      mixer_entry<DeerRnnOptions, DeerRnn>(
+          "deer_rnn", "non-linear RNN (GRU or tanh cell) trained in parallel by Newton iterations (DEER, quasi-DEER, ELK)",
+          {Form::Ref, Form::Parallel, Form::Recurrent},
+          {{}, {"cell=tanh"}, {"jacobian=diagonal"}, {"cell=tanh", "jacobian=diagonal", "elk_sigma2=1"},
+           {"heads=3", "scan_chunks=5"}, {"cell=tanh", "jacobian=diagonal", "head_dim=5", "scan_chunks=4"}}),
   };
   return table;
 }

@@ -57,6 +57,10 @@ Tensor LanguageModel::mlp(const Block& blk, const Tensor& x) const {
 }
 
 Tensor LanguageModel::forward(const Tensor& tokens, mixers::Form form, DecodeState* state) {
+  return linear(hidden(tokens, form, state), head_ ? head_ : embed_);
+}
+
+Tensor LanguageModel::hidden(const Tensor& tokens, mixers::Form form, DecodeState* state) {
   ATTNLAB_CHECK(tokens.dim() == 2 && tokens.dtype() == DType::I32, "model: expected int32 tokens [B, T], got ",
                 dtype_name(tokens.dtype()), " ", shape_str(tokens.shape()));
   if (state) {
@@ -74,8 +78,7 @@ Tensor LanguageModel::forward(const Tensor& tokens, mixers::Form form, DecodeSta
     x = ops::add(x, blk.mixer->forward(norm(x, blk.norm1_w, blk.norm1_b), form, s));
     x = ops::add(x, mlp(blk, norm(x, blk.norm2_w, blk.norm2_b)));
   }
-  x = norm(x, norm_w_, norm_b_);
-  return linear(x, head_ ? head_ : embed_);
+  return norm(x, norm_w_, norm_b_);
 }
 
 Tensor LanguageModel::loss(const Tensor& tokens, const Tensor& targets, mixers::Form form) {

@@ -38,6 +38,9 @@ class LanguageModel {
   // tokens int32 [B, T] -> logits [B, T, V]. With a state, tokens continue the sequence it holds.
   Tensor forward(const Tensor& tokens, mixers::Form form = mixers::Form::Parallel,
                  DecodeState* state = nullptr);
+  // The trunk without the head: the final normed states [B, T, C] (for task heads such as
+  // lra/classifier.h). forward() is head(hidden()).
+  Tensor hidden(const Tensor& tokens, mixers::Form form = mixers::Form::Parallel, DecodeState* state = nullptr);
   // Mean cross-entropy of next-token targets int32 [B, T] (ignore_index -100).
   Tensor loss(const Tensor& tokens, const Tensor& targets, mixers::Form form = mixers::Form::Parallel);
 

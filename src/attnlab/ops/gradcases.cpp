@@ -31,6 +31,8 @@ std::vector<autograd::GradCase> all_gradcases() {
 
   add_linear_attention_gradcases(cases);
 
+  add_pool_gradcases(cases);
+
   return cases;
 }
 

@@ -27,5 +27,6 @@ void add_attention_gradcases(std::vector<autograd::GradCase>& cases);
 void add_emo_gradcases(std::vector<autograd::GradCase>& cases);  // ops/emo_loss.cpp
 void add_kerple_gradcases(std::vector<autograd::GradCase>& cases);  // position/kerple.cpp
 void add_linear_attention_gradcases(std::vector<autograd::GradCase>& cases);
+void add_pool_gradcases(std::vector<autograd::GradCase>& cases);  // ops/pool.cpp
 
 }  // namespace attnlab::ops

@@ -83,6 +83,9 @@ const std::vector<OpInfo>& op_table() {
       // ---- linear attention (ops/linear_attention.cpp) ----
       {"decayed_linear_attention", "linear_attention",
        "sum_{j<=i} gamma_h^(i-j) (q_i . k_j) v_j, chunkwise or recurrent; learnable log gamma"},
+
+      // ---- pool (ops/pool.cpp) ----
+      {"max_over_time", "pool", "max over the valid time steps of [B, T, C] (sequence classification)"},
   };
   return table;
 }

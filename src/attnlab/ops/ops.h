@@ -14,3 +14,4 @@
 #include "attnlab/ops/attention.h"
 #include "attnlab/ops/emo_loss.h"
 #include "attnlab/ops/linear_attention.h"
+#include "attnlab/ops/pool.h"

@@ -72,6 +72,9 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- attention (ops/attention.cpp) ----
       {"attention", "attention", "fused softmax attention: causal/window masks, ALiBi, GQA"},
+
+      // ---- fused MLP activation (ops/elementwise.cpp) ----
+      {"swiglu", "elementwise", "silu(gate) * up in one pass (the SwiGLU MLP)"},
   };
   return table;
 }

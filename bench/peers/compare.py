@@ -46,7 +46,7 @@ def main():
                 print(f"{label:38s} {key:14s} {va:10.2f} {vp:10.2f} {ratio:7.2f}")
         for key in ("peak_MiB", "extra_MiB"):
             if key in a:
-                other = p.get("extra_MiB>=", p.get("max_rss_MiB", "?"))
+                other = p.get("extra_MiB", p.get("max_rss_MiB", "?"))
                 print(f"{label:38s} {'memory MiB':14s} {number(a[key]):10.1f} {other:>10s}     -")
 
 

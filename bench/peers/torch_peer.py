@@ -106,7 +106,7 @@ def run_attention(args):
                 t = min([t] + [timed(f) for _ in range(args.repeats)])
             gf = flops / t / 1e9
             print(f"attention {name} T={T} ms={t * 1e3:.2f} GFLOP/s={gf:.1f} of_sgemm={100 * gf / sg:.1f}% "
-                  f"extra_MiB>={extra:.1f}")
+                  f"extra_MiB={extra:.1f}")
             sys.stdout.flush()
 
 

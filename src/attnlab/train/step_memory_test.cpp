@@ -25,14 +25,14 @@ Tensor tokens(int64_t B, int64_t T, int64_t V, uint64_t seed) {
 TEST(TrainingStep, TakesNoFreshLargeBlocksOnceWarm) {
   for (const char* mlp : {"swiglu", "gelu"}) {
     const std::string norm = std::string(mlp) == "gelu" ? "layer" : "rms";
-    // Logits [2 * 64, 700] and the MLP's activations are above the allocator's 256 KiB
-    // caching threshold, so the step exercises the cached path.
+    // Logits [4 * 128, 700] and the MLP's hidden activations [512, 256 or 192] are above
+    // the allocator's 256 KiB caching threshold, so the step exercises the cached path.
     std::string toml = std::string("vocab_size = 700\nd_model = 64\nn_layers = 2\nmlp = \"") + mlp +
                        "\"\nnorm = \"" + norm + "\"\n[mixer]\nname = \"softmax\"\nheads = 4\n";
     auto cfg = config::parse_config_text<model::ModelConfig>(toml, "step_memory_test");
     model::LanguageModel model(cfg, 3);
     AdamW opt(model.params(), AdamWParams{});
-    Tensor x = tokens(2, 64, 700, 1), y = tokens(2, 64, 700, 2);
+    Tensor x = tokens(4, 128, 700, 1), y = tokens(4, 128, 700, 2);
     auto step = [&] {
       model.params().zero_grads();
       Tensor loss = model.loss(x, y);
@@ -51,7 +51,9 @@ TEST(TrainingStep, TakesNoFreshLargeBlocksOnceWarm) {
     for (int s = 0; s < 3; ++s) step();
     const AllocatorStats after = allocator_stats();
     EXPECT_EQ(after.fresh_large_allocations, warm.fresh_large_allocations) << mlp;
-    EXPECT_GT(after.reused_allocations, warm.reused_allocations + 4) << mlp << ": no cached block reused";
+    // At least the logits and the MLP's hidden activations come from the cache in each of
+    // the 4 steps.
+    EXPECT_GE(after.reused_allocations, warm.reused_allocations + 4 * 3) << mlp << ": too few cached blocks reused";
     EXPECT_EQ(after.bytes_in_use, warm.bytes_in_use) << mlp << ": a step keeps memory it took";
     EXPECT_EQ(after.peak_bytes_in_use, peak_after_warmup) << mlp << ": the high-water mark still grows";
     EXPECT_GT(peak_after_warmup, warm.bytes_in_use) << mlp;

@@ -56,9 +56,9 @@ struct MixerBenchOptions {
 void run_mixers(const MixerBenchOptions& o) {
   bench::print_runtime_header("mixers");
   std::printf("# every mixer's parallel form, float32, x [B=%lld, T, C=%lld], heads=%lld where the mixer has "
-              "them; best of up to %d after a first call; peak_MiB = allocator high-water mark above the "
+              "them; best of the first call and up to %d more (fewer when a call is slow); peak_MiB = allocator high-water mark above the "
               "bytes live before (inputs and parameters excluded)\n",
-              (long long)o.batch, (long long)o.d_model, (long long)o.heads, o.repeats + 1);
+              (long long)o.batch, (long long)o.d_model, (long long)o.heads, o.repeats);
   for (const std::string& name : bench::select_mixers(o.mixers)) {
     model::MixerConfig cfg = bench::mixer_config(name, o.heads, o.sets);
     model::ParamStore store;

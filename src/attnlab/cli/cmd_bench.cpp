@@ -18,6 +18,7 @@
 #include "attnlab/core/parallel.h"
 #include "attnlab/core/rng.h"
 #include "attnlab/kernels/cpu/blas.h"
+#include "attnlab/kernels/cpu/build_info.h"
 #include "attnlab/ops/matmul.h"
 
 namespace attnlab::cli {
@@ -150,7 +151,7 @@ void add_bench_command(CLI::App& app) {
   cmd->callback([sizes, repeats, min_sample, peak, clock] {
     std::vector<MatmulShape> shapes;
     for (const std::string& s : *sizes) shapes.push_back(parse_shape(s));
-    std::printf("%s\n", kernels::cpu::blas_info().c_str());
+    std::printf("%s\n", kernels::cpu::runtime_info().c_str());
     std::printf("matmul float32, %d thread(s), best of %d interleaved samples of >= %.2f s, "
                 "%s clock; peak %.0f GFLOP/s; OpenBLAS core %s\n",
                 num_threads(), *repeats, *min_sample, clock->c_str(), *peak,
@@ -167,6 +168,8 @@ void add_bench_command(CLI::App& app) {
       std::fflush(stdout);
     }
   });
+  add_bench_model_commands(*bench);
+  add_bench_mixer_commands(*bench);
 }
 
 }  // namespace attnlab::cli

@@ -14,6 +14,9 @@ void add_generate_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_lra_command(CLI::App& app);
+// `bench train|decode` (cmd_bench_model.cpp) and `bench mixers|attention` (cmd_bench_mixers.cpp).
+void add_bench_model_commands(CLI::App& bench);
+void add_bench_mixer_commands(CLI::App& bench);
 
 // "256,512,1024" -> {256, 512, 1024}; errors name the flag.
 std::vector<int64_t> parse_int_list(const std::string& text, const char* flag);

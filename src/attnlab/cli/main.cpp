@@ -6,10 +6,13 @@
 #include "attnlab/cli/commands.h"
 #include "attnlab/core/error.h"
 #include "attnlab/core/parallel.h"
+#include "attnlab/kernels/cpu/build_info.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"attnlab: train, evaluate and decode small language models with swappable token mixers"};
-  app.set_version_flag("--version", std::string("attnlab ") + ATTNLAB_VERSION);
+  app.set_version_flag("--version", [] {
+    return std::string("attnlab ") + ATTNLAB_VERSION + "\n" + attnlab::kernels::cpu::runtime_info();
+  });
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "Worker threads (default: ATTNLAB_THREADS, else all cores)")

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -51,6 +52,7 @@ struct CachingAllocator {
         free_blocks.erase(it);
         stats.bytes_cached -= size;
         stats.bytes_in_use += size;
+        stats.peak_bytes_in_use = std::max(stats.peak_bytes_in_use, stats.bytes_in_use);
         stats.reused_allocations++;
         return p;
       }
@@ -61,7 +63,9 @@ struct CachingAllocator {
     if (size >= kCacheThreshold) madvise(p, size, MADV_HUGEPAGE);
     std::lock_guard<std::mutex> lock(mutex);
     stats.bytes_in_use += size;
+    stats.peak_bytes_in_use = std::max(stats.peak_bytes_in_use, stats.bytes_in_use);
     stats.fresh_allocations++;
+    if (size >= kCacheThreshold) stats.fresh_large_allocations++;
     return p;
   }
 
@@ -114,5 +118,10 @@ AllocatorStats allocator_stats() {
 }
 
 void allocator_release_cached() { allocator().release_cached(); }
+
+void allocator_reset_peak() {
+  std::lock_guard<std::mutex> lock(allocator().mutex);
+  allocator().stats.peak_bytes_in_use = allocator().stats.bytes_in_use;
+}
 
 }  // namespace attnlab

@@ -38,9 +38,15 @@ struct AllocatorStats {
   size_t bytes_cached = 0;    // freed, kept for reuse
   size_t fresh_allocations = 0;  // blocks obtained from the system
   size_t reused_allocations = 0;  // blocks served from the cache
+  // Blocks of the cached sizes (>= 256 KiB) obtained from the system: the ones whose
+  // pages fault in fresh. A steady training step adds none.
+  size_t fresh_large_allocations = 0;
+  size_t peak_bytes_in_use = 0;  // high-water mark of bytes_in_use since the last reset
 };
 AllocatorStats allocator_stats();
 // Returns every cached block to the system (for example between evaluation lengths).
 void allocator_release_cached();
+// Starts a new high-water mark at the current bytes_in_use (benchmarks' peak memory).
+void allocator_reset_peak();
 
 }  // namespace attnlab

@@ -30,5 +30,33 @@ TEST(StorageCache, ReusesTheMostRecentlyFreedBlock) {
   EXPECT_EQ(s2.data(), pb);
 }
 
+TEST(StorageCache, PeakCountsTheHighWaterMarkSinceTheLastReset) {
+  const size_t bytes = size_t{4} << 20;  // a whole number of huge pages: no rounding
+  allocator_reset_peak();
+  const size_t base = allocator_stats().bytes_in_use;
+  EXPECT_EQ(allocator_stats().peak_bytes_in_use, base);
+  {
+    Storage a(bytes), b(bytes);
+  }
+  {
+    Storage c(bytes);
+  }
+  EXPECT_EQ(allocator_stats().bytes_in_use, base);
+  EXPECT_EQ(allocator_stats().peak_bytes_in_use, base + 2 * bytes);
+  allocator_reset_peak();
+  EXPECT_EQ(allocator_stats().peak_bytes_in_use, base);
+}
+
+TEST(StorageCache, LargeBlocksFromTheCacheAreNotFresh) {
+  const size_t bytes = size_t{6} << 20;
+  { Storage warm(bytes); }
+  size_t fresh = allocator_stats().fresh_large_allocations;
+  { Storage again(bytes); }
+  EXPECT_EQ(allocator_stats().fresh_large_allocations, fresh);
+  Storage held(bytes);
+  Storage second(bytes);  // the cache holds only one block of this size
+  EXPECT_EQ(allocator_stats().fresh_large_allocations, fresh + 1);
+}
+
 }  // namespace
 }  // namespace attnlab

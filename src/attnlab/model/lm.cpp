@@ -52,7 +52,7 @@ Tensor linear(const Tensor& x, const std::shared_ptr<Param>& w) {
 }  // namespace
 
 Tensor LanguageModel::mlp(const Block& blk, const Tensor& x) const {
-  if (cfg_.mlp == "swiglu") return linear(ops::mul(ops::silu(linear(x, blk.mlp_gate)), linear(x, blk.mlp_in)), blk.mlp_out);
+  if (cfg_.mlp == "swiglu") return linear(ops::swiglu(linear(x, blk.mlp_gate), linear(x, blk.mlp_in)), blk.mlp_out);
   return linear(ops::gelu_tanh(linear(x, blk.mlp_in)), blk.mlp_out);
 }
 

@@ -22,5 +22,8 @@ Tensor gelu(const Tensor& a);       // exact: a * Phi(a)
 Tensor gelu_tanh(const Tensor& a);  // tanh approximation, as GPT-2
 Tensor tanh(const Tensor& a);
 Tensor relu(const Tensor& a);
+// The SwiGLU MLP's activation in one pass: silu(gate) * up (same shapes), without the
+// silu(gate) tensor of the composition or its extra passes over memory.
+Tensor swiglu(const Tensor& gate, const Tensor& up);
 
 }  // namespace attnlab::ops

@@ -86,6 +86,9 @@ const std::vector<OpInfo>& op_table() {
 
       // ---- pool (ops/pool.cpp) ----
       {"max_over_time", "pool", "max over the valid time steps of [B, T, C] (sequence classification)"},
+
+      // ---- fused MLP activation (ops/elementwise.cpp) ----
+      {"swiglu", "elementwise", "silu(gate) * up in one pass (the SwiGLU MLP)"},
   };
   return table;
 }

@@ -81,30 +81,33 @@ double rope_mscale(const RopeParams& p) {
 namespace {
 
 // Rotates every (a, b) pair of x by sign * angle; sign = -1 is the inverse (the backward).
+// The cos/sin table is computed once per call for the T_len positions and shared by every
+// batch row and head (computing it per row made sin/cos 6-7% of a small model's training
+// step); each entry is computed exactly as before, so results are bitwise unchanged.
 template <class T>
 void rope_apply(const T* x, T* y, int64_t rows, int64_t T_len, int64_t D, int64_t R, int64_t start_pos,
                 const std::vector<double>& theta, RopeStyle style, double sign, double mscale) {
   int64_t half = R / 2;
-  parallel_for(0, rows, 16, [&](int64_t rb, int64_t re) {
-    std::vector<T> cos_t(static_cast<size_t>(half));
-    std::vector<T> sin_t(static_cast<size_t>(half));
-    int64_t cached_pos = -1;
-    for (int64_t r = rb; r < re; ++r) {
-      int64_t pos = start_pos + r % T_len;
-      if (pos != cached_pos) {
-        for (int64_t i = 0; i < half; ++i) {
-          double a = double(pos) * theta[size_t(i)];
-          cos_t[size_t(i)] = T(mscale * std::cos(a));
-          sin_t[size_t(i)] = T(mscale * sign * std::sin(a));
-        }
-        cached_pos = pos;
+  std::vector<T> cos_t(static_cast<size_t>(T_len * half)), sin_t(static_cast<size_t>(T_len * half));
+  parallel_for(0, T_len, std::max<int64_t>(1, 4096 / std::max<int64_t>(half, 1)), [&](int64_t tb, int64_t te) {
+    for (int64_t t = tb; t < te; ++t) {
+      for (int64_t i = 0; i < half; ++i) {
+        double a = double(start_pos + t) * theta[size_t(i)];
+        cos_t[size_t(t * half + i)] = T(mscale * std::cos(a));
+        sin_t[size_t(t * half + i)] = T(mscale * sign * std::sin(a));
       }
+    }
+  });
+  parallel_for(0, rows, 16, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      const T* c_row = cos_t.data() + (r % T_len) * half;
+      const T* s_row = sin_t.data() + (r % T_len) * half;
       const T* xr = x + r * D;
       T* yr = y + r * D;
       for (int64_t i = 0; i < half; ++i) {
         int64_t ia = style == RopeStyle::HalfSplit ? i : 2 * i;
         int64_t ib = style == RopeStyle::HalfSplit ? i + half : 2 * i + 1;
-        T a = xr[ia], b = xr[ib], c = cos_t[size_t(i)], s = sin_t[size_t(i)];
+        T a = xr[ia], b = xr[ib], c = c_row[i], s = s_row[i];
         yr[ia] = a * c - b * s;
         yr[ib] = a * s + b * c;
       }

@@ -22,6 +22,7 @@ PACKAGES=(
   libbenchmark-dev         # micro-benchmarks
   python3-doc              # the default corpus: Python's documentation sources (scripts/prepare_corpus.sh)
   python3                  # the end-to-end tests parse JSON and safetensors headers with it
+  chromium                 # e2e_eval_suite renders `attnlab compare`'s page headless (~80 s to install)
 )
 
 missing=()

@@ -12,6 +12,9 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
+void add_task_command(CLI::App& app);
+void add_diagnose_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 // "256,512,1024" -> {256, 512, 1024}; errors name the flag.
 std::vector<int64_t> parse_int_list(const std::string& text, const char* flag);

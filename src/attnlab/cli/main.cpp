@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   attnlab::cli::add_eval_command(app);
   attnlab::cli::add_generate_command(app);
   attnlab::cli::add_forward_command(app);
+  attnlab::cli::add_task_command(app);
+  attnlab::cli::add_diagnose_command(app);
+  attnlab::cli::add_compare_command(app);
 
   try {
     app.parse(argc, argv);

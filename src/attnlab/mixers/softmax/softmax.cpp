@@ -57,7 +57,7 @@ std::pair<Tensor, Tensor> KVCache::append(const Tensor& k_new, const Tensor& v_n
 }
 
 SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext& ctx)
-    : opt_(opt), d_model_(ctx.d_model) {
+    : opt_(opt), layer_(ctx.layer), d_model_(ctx.d_model) {
   opt_.validate(d_model_);
   heads_ = opt_.heads;
   kv_heads_ = opt_.kv_heads ? opt_.kv_heads : heads_;
@@ -173,6 +173,8 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
     Tensor k_all = k, v_all = v;
     if (cache) std::tie(k_all, v_all) = cache->append(k, v);
     if (rerotate) k_all = position::rope(k_all, 0, rope_, L);
+    if (AttentionObserver* observer = attention_observer())
+      observer->on_attention(layer_, softmax_attention_weights(q.detach(), k_all.detach(), ao));
     o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao)
                           : softmax_attention_parallel(q, k_all, v_all, ao);
   }

@@ -120,7 +120,9 @@ TEST(SoftmaxAttentionWeights, MatchTheReferenceOutput) {
           const int64_t p = Tk - Tq + i;
           for (int64_t j = 0; j < Tk; ++j) {
             total += row[j];
-            if (j > p || (window && p - j >= window)) EXPECT_EQ(row[j], 0.0);
+            if (j > p || (window && p - j >= window)) {
+              EXPECT_EQ(row[j], 0.0);
+            }
           }
           EXPECT_NEAR(total, 1.0, 1e-12);
           for (int64_t d = 0; d < D; ++d) {

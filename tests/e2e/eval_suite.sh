@@ -7,28 +7,28 @@
 set -euo pipefail
 BIN="$1"
 TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
 export ATTNLAB_THREADS=2
 source "$(dirname "$0")/lib.sh"
 
 # A lines corpus: one example per document, the format of the task.
-"$BIN" task corpus lines --out "$TMP/lines" --length 96 --min-length 64 --examples 60 --val-examples 8 \
+"$BIN" task corpus lines --out "$TMP/lines" --length 160 --min-length 100 --examples 60 --val-examples 8 \
   --header short > /dev/null
 [ -e "$TMP/lines/meta.json" ] || fail "task corpus wrote no meta.json"
-"$BIN" task show lines --length 96 --header short --seed 3 > "$TMP/show.txt" 2> "$TMP/show.err"
+"$BIN" task show lines --length 160 --header short --seed 3 > "$TMP/show.txt" 2> "$TMP/show.err"
 grep -q 'REGISTER_CONTENT is <' "$TMP/show.txt" || fail "task show: $(cat "$TMP/show.txt")"
 grep -q 'prompt tokens' "$TMP/show.err" || fail "task show summary: $(cat "$TMP/show.err")"
 
-write_config "$TMP/a.toml" "$TMP/lines" 6 "seq_len = 96"
+write_config "$TMP/a.toml" "$TMP/lines" 6 "seq_len = 160"
 sed 's/position = "rope"/position = "alibi"/' "$TMP/a.toml" > "$TMP/b.toml"
 "$BIN" train "$TMP/a.toml" --out "$TMP/run_a" --quiet > /dev/null
 "$BIN" train "$TMP/b.toml" --out "$TMP/run_b" --quiet > /dev/null
 
-"$BIN" task eval "$TMP/run_b" --task lines --lengths 64,128 --depths 0,1 --trials 2 --header short \
+"$BIN" task eval "$TMP/run_b" --task lines --lengths 100,200 --depths 0,1 --trials 2 --header short \
   --set model.mixer.alibi_scaling=ntk --set model.mixer.alibi_factor=2 \
   --json "$TMP/t.json" --csv "$TMP/t.csv" --heatmap "$TMP/t.svg" --needle-attention > "$TMP/t.log"
 grep -q 'task lines --set model.mixer.alibi_scaling=ntk' "$TMP/t.log" || fail "task eval table: $(cat "$TMP/t.log")"
-"$BIN" diagnose "$TMP/run_a" --lengths 32,64 --windows 2 --task passkey --depths 0.5 --trials 1 \
+"$BIN" diagnose "$TMP/run_a" --lengths 128,200 --windows 2 --task passkey --header short --depths 0.5 --trials 1 \
   --json "$TMP/d.json" --csv "$TMP/d.csv" --plot-dir "$TMP/dplots" > "$TMP/d.log"
 [ -e "$TMP/dplots/norm_entropy_by_position.svg" ] || fail "diagnose plots: $(ls "$TMP/dplots")"
 
@@ -38,7 +38,7 @@ import xml.etree.ElementTree as ET
 tmp = sys.argv[1]
 doc = json.load(open(f"{tmp}/t.json"))
 cells = doc["cells"]
-assert [(c["length"], c["depth"]) for c in cells] == [(64, 0), (64, 1), (128, 0), (128, 1)], cells
+assert [(c["length"], c["depth"]) for c in cells] == [(100, 0), (100, 1), (200, 0), (200, 1)], cells
 for c in cells:
     assert c["trials"] == 2 and 0 <= c["correct"] <= 2 and c["mean_prompt_tokens"] <= c["length"], c
     assert len(c["needle_weight"]) == 2 and all(0 <= w <= 1 + 1e-9 for l in c["needle_weight"] for w in l), c
@@ -46,7 +46,7 @@ rows = list(csv.DictReader(open(f"{tmp}/t.csv")))
 assert len(rows) == 4 and rows[0]["task"] == "lines", rows
 ET.parse(f"{tmp}/t.svg")
 d = json.load(open(f"{tmp}/d.json"))
-assert [x["length"] for x in d["lengths"]] == [32, 64]
+assert [x["length"] for x in d["lengths"]] == [128, 200]
 for x in d["lengths"]:
     assert len(x["heads"]) == 4  # 2 layers x 2 heads
     for h in x["heads"]:
@@ -62,7 +62,7 @@ PY
 expect_error "task 'needle' is not one of passkey, lines, topics" "$BIN" task eval "$TMP/run_a" --task needle --lengths 64
 expect_error "--depths '2': '2' is not a number in [0, 1]" "$BIN" task eval "$TMP/run_a" --lengths 64 --depths 2
 
-"$BIN" compare "$TMP/run_a" "$TMP/run_b" --out "$TMP/report" --lengths 32,64 --trials 1 --windows 1 \
+"$BIN" compare "$TMP/run_a" "$TMP/run_b" --out "$TMP/report" --lengths 128,200 --trials 1 --windows 1 \
   --max-tokens 200 --data "$TMP/lines" > "$TMP/c.log" 2> /dev/null
 for f in index.html README.md summary.json figures/perplexity.svg figures/metric_loss.svg; do
   [ -s "$TMP/report/$f" ] || fail "compare: no $f ($(ls "$TMP/report" "$TMP/report/figures"))"
@@ -84,7 +84,7 @@ assert p.svgs >= 6, p.svgs
 assert p.diff_rows >= 1, "the runs differ in model.mixer.position"
 md = open(f"{d}/README.md").read()
 assert md.count("![") == p.svgs, (md.count("!["), p.svgs)
-assert "| model.mixer.position | **rope** | **alibi** |" in md, md[:2000]
+assert "| **model.mixer.position** | **\"rope\"** | **\"alibi\"** |" in md, md[:2000]
 s = json.load(open(f"{d}/summary.json"))
 assert sorted(s) == ["run_a", "run_b"], list(s)
 PY

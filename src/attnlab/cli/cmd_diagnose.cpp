@@ -104,7 +104,7 @@ std::vector<std::pair<std::string, std::string>> diagnostic_charts(const std::ve
 void add_diagnose_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("diagnose", "Attention entropy, span, sink, sparsity per layer and head");
   struct Args {
-    std::string checkpoint, lengths, data, task, depths = "0,0.5,1", json, csv, plot_dir;
+    std::string checkpoint, lengths, data, task, depths = "0,0.5,1", json, csv, plot_dir, header = "full";
     std::vector<std::string> sets;
     int64_t windows = 4, trials = 4;
   };
@@ -116,6 +116,7 @@ void add_diagnose_command(CLI::App& app) {
   cmd->add_option("--set", a->sets, "Override a config key (repeatable)")->allow_extra_args(false);
   cmd->add_option("--task", a->task, "Also the needle weight on this retrieval task (passkey | lines | topics)");
   cmd->add_option("--depths", a->depths, "Needle depths for --task");
+  cmd->add_option("--header", a->header, "Instruction text of --task's prompts: full, short or none");
   cmd->add_option("--trials", a->trials, "Prompts per length and depth for --task")->check(CLI::PositiveNumber);
   cmd->add_option("--json", a->json, "Write everything as JSON");
   cmd->add_option("--csv", a->csv, "Write one row per length, layer, head and position bin");
@@ -165,6 +166,7 @@ void add_diagnose_command(CLI::App& app) {
     if (!a->task.empty()) {
       eval::RetrievalOptions ro;
       ro.task = data::parse_task_kind(a->task);
+      ro.task_options.header = a->header;
       ro.lengths = lengths;
       ro.depths = parse_depth_list(a->depths);
       ro.trials = a->trials;

@@ -260,10 +260,14 @@ void add_compare_command(CLI::App& app) {
       }
       std::vector<std::string> head = {"key"};
       for (const auto& r : runs) head.push_back(r.name);
-      std::vector<bool> hl(diff.size(), true);
-      diff.insert(diff.end(), same.begin(), same.end());
-      page.para(std::to_string(hl.size()) + " keys differ (highlighted, first).");
-      page.table(head, diff, hl);
+      page.para(std::to_string(diff.size()) + " keys differ:");
+      page.table(head, diff, std::vector<bool>(diff.size(), true));
+      // The keys every run shares, folded away (<details> needs no JavaScript).
+      page.html += "<details><summary>" + std::to_string(same.size()) + " keys equal in every run</summary>\n";
+      page.md += "<details><summary>" + std::to_string(same.size()) + " keys equal in every run</summary>\n\n";
+      page.table(head, same);
+      page.html += "</details>\n";
+      page.md += "</details>\n\n";
     }
     // Training curves: every numeric metrics key.
     page.heading("Training curves");
@@ -349,6 +353,10 @@ void add_compare_command(CLI::App& app) {
         o.x_label = "length (tokens)";
         o.y_label = eval::measure_name(m);
         o.x_log = true;
+        if (m != eval::kSpan) {
+          o.y_include_lo = 0;
+          o.y_include_hi = 1;
+        }
         page.figure(std::string("diag_") + eval::measure_name(m) + "_by_length.svg", eval::line_chart_svg(series, o));
       }
       for (const auto& r : runs)

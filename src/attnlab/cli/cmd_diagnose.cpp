@@ -79,6 +79,10 @@ std::vector<std::pair<std::string, std::string>> diagnostic_charts(const std::ve
     o.y_label = eval::measure_name(m);
     o.x_log = true;
     o.y_log = m == eval::kSpan;
+    if (m != eval::kSpan) {  // shares in [0, 1]: keep the whole range in view
+      o.y_include_lo = 0;
+      o.y_include_hi = 1;
+    }
     out.emplace_back(std::string(eval::measure_name(m)) + "_by_position.svg", eval::line_chart_svg(by_pos, o));
     if (diags.size() < 2) continue;
     // Against length: the mean over all rows, one line per layer.

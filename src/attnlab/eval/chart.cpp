@@ -128,6 +128,11 @@ std::string line_chart_svg(const std::vector<LineSeries>& series, const LineChar
       }
   }
   ATTNLAB_CHECK(x1 >= x0, "chart '", opt.title, "': no finite point to draw");
+  for (double v : {opt.y_include_lo, opt.y_include_hi})
+    if (std::isfinite(v) && (!opt.y_log || v > 0)) {
+      y0 = std::min(y0, v);
+      y1 = std::max(y1, v);
+    }
   // Axes in transformed units (log2 x, log10 y) with ticks at whole powers.
   auto tx = [&](double x) { return opt.x_log ? std::log2(x) : x; };
   auto ty = [&](double y) { return opt.y_log ? std::log10(y) : y; };

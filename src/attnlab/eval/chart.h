@@ -8,6 +8,7 @@
 //   line_chart_svg  series of (x, y) points on linear or log axes with a legend: training
 //                   curves, diagnostics against position or length.
 #pragma once
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct LineSeries {
 struct LineChartOptions {
   std::string title, x_label, y_label;
   bool x_log = false, y_log = false;  // log2 for x, log10 for y
+  // Values the y axis must include (e.g. 0 and 1 for a share, so tiny differences are not
+  // blown up to fill the plot); NaN: none.
+  double y_include_lo = NAN, y_include_hi = NAN;
   int width = 760, height = 420;
 };
 

@@ -164,5 +164,39 @@ TEST(Tasks, CorpusHoldsOneExamplePerDocument) {
   EXPECT_EQ(again.read(0, again.size()), train.read(0, train.size()));
 }
 
+// With a BPE tokenizer: prompts are sized in its tokens, the needle's token range decodes
+// to the needle, and a task corpus records the tokenizer's spec.
+TEST(Tasks, SentencePieceTokenizer) {
+  TempDir dir;
+  std::string text;
+  TaskOptions o;
+  o.header = "short";
+  for (uint64_t seed = 0; seed < 30; ++seed)
+    for (TaskKind k : kAll) text += make_task_example_units(k, 4, 0.5, seed, o).prompt() + "\n";
+  testing::write_text(dir / "tasks.txt", text);
+  std::string model = train_sentencepiece({dir / "tasks.txt"}, 400, dir / "bpe");
+  auto tok = make_tokenizer("spm:" + model);
+  ByteTokenizer bytes;
+  for (TaskKind k : kAll) {
+    auto e = make_task_example(k, *tok, 300, 0.5, 99, o);
+    auto t = encode_task(e, *tok);
+    EXPECT_LE(int64_t(t.prompt.size()), 300);
+    EXPECT_GT(int64_t(encode_task(make_task_example_units(k, e.units + 1, 0.5, 99, o), *tok).prompt.size()), 300);
+    // BPE merges bytes: the same token budget holds more units than with bytes.
+    EXPECT_GT(e.units, make_task_example(k, bytes, 300, 0.5, 99, o).units) << task_kind_name(k);
+    std::vector<int32_t> span(t.prompt.begin() + t.needle_begin, t.prompt.begin() + t.needle_end);
+    EXPECT_EQ(tok->decode(span), e.needle);
+  }
+  TaskCorpusOptions co;
+  co.tokenizer = "spm:" + model;
+  co.max_tokens = 120;
+  co.train_examples = 5;
+  co.val_examples = 2;
+  co.task = o;
+  write_task_corpus(dir / "c", co);
+  EXPECT_NE(testing::read_bytes(dir / "c/meta.json").find("\"spec\": \"spm:"), std::string::npos);
+  EXPECT_EQ(TokenFile::open(dir / "c/train.tok").vocab_size(), uint64_t(tok->vocab_size()));
+}
+
 }  // namespace
 }  // namespace attnlab::data

@@ -62,8 +62,8 @@ PY
 expect_error "task 'needle' is not one of passkey, lines, topics" "$BIN" task eval "$TMP/run_a" --task needle --lengths 64
 expect_error "--depths '2': '2' is not a number in [0, 1]" "$BIN" task eval "$TMP/run_a" --lengths 64 --depths 2
 
-"$BIN" compare "$TMP/run_a" "$TMP/run_b" --out "$TMP/report" --lengths 128,200 --trials 1 --windows 1 \
-  --max-tokens 200 --data "$TMP/lines" > "$TMP/c.log" 2> /dev/null
+"$BIN" compare "$TMP/run_a" "$TMP/run_b" --out "$TMP/report" --lengths 64,128,200 --trials 1 --windows 1 \
+  --max-tokens 400 --data "$TMP/lines" > "$TMP/c.log" 2> /dev/null
 for f in index.html README.md summary.json figures/perplexity.svg figures/metric_loss.svg; do
   [ -s "$TMP/report/$f" ] || fail "compare: no $f ($(ls "$TMP/report" "$TMP/report/figures"))"
 done
@@ -87,6 +87,11 @@ assert md.count("![") == p.svgs, (md.count("!["), p.svgs)
 assert "| **model.mixer.position** | **\"rope\"** | **\"alibi\"** |" in md, md[:2000]
 s = json.load(open(f"{d}/summary.json"))
 assert sorted(s) == ["run_a", "run_b"], list(s)
+for run in s.values():
+    # 64 tokens cannot hold a passkey prompt: left out of retrieval only.
+    assert sorted({c["length"] for c in run["retrieval"]}) == [128, 200], run["retrieval"]
+    assert [p["length"] for p in run["perplexity"]] == [64, 128, 200], run["perplexity"]
+    assert [d["length"] for d in run["diagnostics"]] == [64, 128, 200]
 PY
 
 # Headless Chromium renders the page; the screenshot must hold more than one colour.

@@ -207,10 +207,18 @@ void add_compare_command(CLI::App& app) {
         eval::RetrievalOptions ro;
         ro.task = data::parse_task_kind(a->task);
         ro.task_options.header = "short";
-        ro.lengths = lengths;
+        // Lengths too short for one prompt of the task are left out (the others still run).
+        for (int64_t L : lengths) {
+          try {
+            data::make_task_example(ro.task, *tok, L, 0.5, 1, ro.task_options);
+            ro.lengths.push_back(L);
+          } catch (const Error&) {
+          }
+        }
         ro.depths = parse_depth_list(a->depths);
         ro.trials = a->trials;
         try {
+          ATTNLAB_CHECK(!ro.lengths.empty(), "every length is too short for a ", a->task, " prompt");
           run.retrieval = eval::run_retrieval(*m.model, *tok, ro);
           js["retrieval"] = retrieval_json(run.retrieval, false);
         } catch (const Error& e) {

@@ -23,6 +23,7 @@ PACKAGES=(
   librsvg2-bin             # rsvg-convert: figures as PNG beside the SVG (attnlab eval --plot F.png)
   python3-doc              # the default corpus: Python's documentation sources (scripts/prepare_corpus.sh)
   python3                  # the end-to-end tests parse JSON and safetensors headers with it
+  chromium                 # e2e_eval_suite renders `attnlab compare`'s page headless (~80 s to install)
 )
 
 missing=()

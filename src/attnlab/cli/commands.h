@@ -17,6 +17,9 @@ void add_lra_command(CLI::App& app);
 // `bench train|decode` (cmd_bench_model.cpp) and `bench mixers|attention` (cmd_bench_mixers.cpp).
 void add_bench_model_commands(CLI::App& bench);
 void add_bench_mixer_commands(CLI::App& bench);
+void add_task_command(CLI::App& app);
+void add_diagnose_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 // "256,512,1024" -> {256, 512, 1024}; errors name the flag.
 std::vector<int64_t> parse_int_list(const std::string& text, const char* flag);

@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   attnlab::cli::add_forward_command(app);
   attnlab::cli::add_convert_command(app);
   attnlab::cli::add_lra_command(app);
+  attnlab::cli::add_task_command(app);
+  attnlab::cli::add_diagnose_command(app);
+  attnlab::cli::add_compare_command(app);
 
   try {
     app.parse(argc, argv);

@@ -20,4 +20,12 @@ Form parse_form(const std::string& name) {
   throw Error(cat("form '", name, "': expected ref, parallel or recurrent"));
 }
 
+namespace {
+thread_local AttentionObserver* g_observer = nullptr;
+}
+
+AttentionObserver* attention_observer() { return g_observer; }
+ObserveAttention::ObserveAttention(AttentionObserver* observer) : previous_(g_observer) { g_observer = observer; }
+ObserveAttention::~ObserveAttention() { g_observer = previous_; }
+
 }  // namespace attnlab::mixers

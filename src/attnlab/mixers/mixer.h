@@ -47,4 +47,28 @@ class Mixer {
   virtual bool supports(Form f) const = 0;
 };
 
+// Attention maps for diagnostics (eval/diagnostics.h). A mixer with explicit attention
+// weights hands them to the thread's observer, when one is set, once per forward call:
+// weights [B, H, Tq, Tk] float64, row i the softmax over the keys that query i sees
+// (zeros where masked), queries at key positions Tk - Tq + i. Mixers without weights
+// (linear-time mixers, RNNs) never call it, and diagnose reports that they expose none.
+// With no observer set this costs one thread-local read per call.
+class AttentionObserver {
+ public:
+  virtual ~AttentionObserver() = default;
+  virtual void on_attention(int64_t layer, const Tensor& weights) = 0;
+};
+AttentionObserver* attention_observer();
+// Sets the observer for this thread while alive; restores the previous one after.
+class ObserveAttention {
+ public:
+  explicit ObserveAttention(AttentionObserver* observer);
+  ~ObserveAttention();
+  ObserveAttention(const ObserveAttention&) = delete;
+  ObserveAttention& operator=(const ObserveAttention&) = delete;
+
+ private:
+  AttentionObserver* previous_;
+};
+
 }  // namespace attnlab::mixers

@@ -54,6 +54,7 @@ std::pair<Tensor, Tensor> KVCache::append(const Tensor& k_new, const Tensor& v_n
 // validate() runs first (in the initialiser of heads_), so the sizes below are sound.
 SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext& ctx)
     : opt_(opt),
+      layer_(ctx.layer),
       d_model_(ctx.d_model),
       heads_((opt_.validate(d_model_), opt_.heads)),
       kv_heads_(opt_.kv_heads ? opt_.kv_heads : heads_),
@@ -142,6 +143,17 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
     Tensor k_all = k, v_all = v;
     if (cache) std::tie(k_all, v_all) = cache->append(k, v);
     if (rerotate) k_all = position_.rotate_cached_keys(k_all, L);
+    if (AttentionObserver* observer = attention_observer()) {
+      // Kerple's bias is in ref's probabilities; DAPE's processed scores are not observed
+      // (dape_attention_rows does not expose its weights), so diagnose reports none for it.
+      autograd::NoGradGuard no_grad;
+      if (terms.kerple() && !terms.dape) {
+        Tensor w = softmax_attention_probs_ref(q.detach(), k_all.detach(), ao, terms);
+        observer->on_attention(layer_, ops::reshape(w, {B, heads_, T, k_all.size(2)}).to(DType::F64));
+      } else if (!terms.dape) {
+        observer->on_attention(layer_, softmax_attention_weights(q.detach(), k_all.detach(), ao));
+      }
+    }
     o = form == Form::Ref ? softmax_attention_ref(q, k_all, v_all, ao, terms)
                           : softmax_attention_parallel(q, k_all, v_all, ao, terms);
   }

@@ -85,6 +85,10 @@ Tensor softmax_attention_recurrent(const Tensor& q, const Tensor& k, const Tenso
 Tensor softmax_attention_recurrent_prefix(const Tensor& q, const Tensor& k_all, const Tensor& v_all,
                                           const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 
+// The attention weights of the ref definition, [B, H, Tq, Tk] float64 (explicit loops in
+// double; rows of masked keys are 0), for diagnostics (mixers::AttentionObserver).
+Tensor softmax_attention_weights(const Tensor& q, const Tensor& k, const ops::AttentionOptions& opt);
+
 class SoftmaxAttention : public Mixer {
  public:
   SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext& ctx);
@@ -94,6 +98,7 @@ class SoftmaxAttention : public Mixer {
 
  private:
   SoftmaxOptions opt_;
+  int64_t layer_ = 0;  // reported to an AttentionObserver
   int64_t d_model_, heads_, kv_heads_, head_dim_;
   AttentionPosition position_;  // RoPE, ALiBi, KeyNorm, scale rules, window
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;

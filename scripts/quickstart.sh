@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The quickstart (README's first command, after setup): prepare the default corpus, train
 # a byte-level model for a few minutes, evaluate it from its training length to 16x it,
-# sample a paragraph, and print a small table.
+# sample a paragraph, write an HTML report (attnlab compare), and print a small table.
 #   bash scripts/quickstart.sh [RUN_DIR]     (default runs/quickstart)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,9 @@ echo "[quickstart] evaluating from the training length (256) to 16x it"
 "$BIN" eval "$RUN" --lengths 256,512,1024,2048,4096 --max-tokens 16384 --json "$RUN/eval.json"
 echo "[quickstart] a sample (temperature 0.8, seed 1):"
 "$BIN" generate "$RUN" --prompt "The standard library" --max-new 400 --temperature 0.8 --seed 1
+echo "[quickstart] report: training curve, perplexity against length, attention diagnostics"
+"$BIN" compare "$RUN" --out "$RUN/report" --lengths 256,1024,4096 --no-retrieval
+echo "[quickstart] open $RUN/report/index.html (or read $RUN/report/README.md)"
 done_at=$(date +%s)
 python3 - "$RUN/eval.json" "$((trained - start))" "$((done_at - start))" <<'PY'
 import json, sys

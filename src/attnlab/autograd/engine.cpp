@@ -92,9 +92,14 @@ std::vector<Node*> topological_order(Node* root) {
   return {post.rbegin(), post.rend()};
 }
 
-void add_to_leaf(AutogradMeta& leaf, const Tensor& g) {
+// A fresh gradient that nothing else holds becomes the leaf's gradient as it is (as
+// PyTorch's AccumulateGrad does); otherwise it is copied, so that later accumulation never
+// writes into a tensor someone else reads. Taking it saves a copy of every parameter
+// gradient per step, and the peak memory of the copy (issue 8's attention target).
+void add_to_leaf(AutogradMeta& leaf, Tensor&& g) {
   if (!leaf.grad) {
-    leaf.grad = std::make_shared<Tensor>(g.clone());
+    const bool take = g.is_sole_owner() && g.is_contiguous() && g.offset() == 0 && !g.requires_grad();
+    leaf.grad = std::make_shared<Tensor>(take ? std::move(g) : g.clone());
   } else {
     accumulate_into(*leaf.grad, g.to(leaf.grad->dtype()));
   }
@@ -115,7 +120,7 @@ void backward(const Tensor& root, const Tensor& seed) {
                 " for a tensor of shape ", shape_str(root.shape()));
   NoGradGuard no_grad;  // gradients are computed without recording a second graph
   if (!root.grad_fn()) {  // a leaf: its gradient is the seed
-    add_to_leaf(*root.impl().autograd, g0.to(root.dtype()));
+    add_to_leaf(*root.impl().autograd, g0.to(root.dtype()).clone());
     return;
   }
   std::vector<Node*> order = topological_order(root.grad_fn().get());
@@ -131,7 +136,7 @@ void backward(const Tensor& root, const Tensor& seed) {
       const Edge& e = node->edges()[i];
       if (!e.needed() || !grads[i].defined()) continue;
       if (e.leaf) {
-        add_to_leaf(*e.leaf, grads[i]);
+        add_to_leaf(*e.leaf, std::move(grads[i]));
       } else {
         auto [slot, fresh] = pending.try_emplace(e.node.get());
         if (fresh) {

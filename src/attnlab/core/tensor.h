@@ -72,6 +72,11 @@ class Tensor {
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
   bool same_storage(const Tensor& other) const { return storage() == other.storage(); }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // True when this handle is the only one to its view and the view the only one to its
+  // storage: nothing else can read or write these values, so they may be taken over.
+  bool is_sole_owner() const {
+    return impl_ && impl_.use_count() == 1 && impl_->storage.use_count() == 1;
+  }
 
   template <class T> T* data() {
     check_dtype(dtype_of<T>());

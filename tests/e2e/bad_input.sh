@@ -22,6 +22,11 @@ broken() { rm -rf "$1"; cp -r "$CKPT" "$1"; }
 
 # ---- configs ----
 expect_error "cannot open 'missing.toml' for reading" "$BIN" train missing.toml --out x
+# The attention kernel set forced by the environment (kernels/cpu/attention_tiles.h).
+expect_error "ATTNLAB_KERNELS=avx9: unknown kernel set (expected avx512, avx2 or scalar; this CPU supports: " \
+  env ATTNLAB_KERNELS=avx9 "$BIN" list
+ATTNLAB_KERNELS=scalar "$BIN" --version | grep -qF "attention tiles scalar (run-time choice of" ||
+  fail "--version does not name the forced kernel set"
 printf '[model]\nd_model = = 32\n' > malformed.toml
 expect_error "malformed.toml:2:11: TOML syntax error" "$BIN" train malformed.toml --out x
 sed 's/^d_model = 32$/d_modle = 32/' tiny.toml > typo.toml

@@ -6,6 +6,7 @@
 #include "attnlab/cli/commands.h"
 #include "attnlab/core/error.h"
 #include "attnlab/core/parallel.h"
+#include "attnlab/kernels/cpu/attention_tiles.h"
 #include "attnlab/kernels/cpu/build_info.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +18,10 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "Worker threads (default: ATTNLAB_THREADS, else all cores)")
       ->check(CLI::NonNegativeNumber);
-  app.parse_complete_callback([&] { attnlab::set_num_threads(threads); });
+  app.parse_complete_callback([&] {
+    attnlab::set_num_threads(threads);
+    attnlab::kernels::active_kernel_set();  // a bad ATTNLAB_KERNELS fails here, before any work
+  });
 
   attnlab::cli::add_gradcheck_command(app);
   attnlab::cli::add_list_command(app);

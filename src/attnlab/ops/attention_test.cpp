@@ -10,6 +10,7 @@
 
 #include "attnlab/core/parallel.h"
 #include "attnlab/kernels/cpu/attention_fused.h"
+#include "attnlab/kernels/cpu/attention_tiles.h"
 #include "attnlab/ops/ops.h"
 #include "harness/assert_close.h"
 
@@ -329,6 +330,108 @@ TEST(AttentionBackward, AutogradMatchesTheKernelEntries) {
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(x[i].grad().to_vector(), g[i].to_vector()) << i;
   // Inputs without requires_grad record nothing.
   EXPECT_FALSE(attention(x[0].detach(), x[1].detach(), x[2].detach(), opt).requires_grad());
+}
+
+// ---- every kernel set the CPU supports (attention_tiles.h) ----
+
+// Runs the body once per supported set and restores the set in use afterwards.
+class EveryKernelSet {
+ public:
+  EveryKernelSet() : saved_(kernels::active_kernel_set()) {}
+  ~EveryKernelSet() { kernels::set_kernel_set(saved_); }
+  template <class F>
+  void run(F&& body) {
+    for (kernels::KernelSet s : kernels::supported_kernel_sets()) {
+      SCOPED_TRACE(cat("kernel set ", kernels::kernel_set_name(s)));
+      kernels::set_kernel_set(s);
+      body();
+    }
+  }
+
+ private:
+  kernels::KernelSet saved_;
+};
+
+TEST(AttentionKernelSets, EverySupportedSetMatchesTheReference) {
+  // The scalar set exists everywhere; on x86-64 with AVX2 (every CI machine) so does avx2.
+  EXPECT_EQ(kernels::supported_kernel_sets().back(), kernels::KernelSet::scalar);
+  EveryKernelSet sets;
+  sets.run([] {
+    for (DType dt : {DType::F32, DType::F64}) {
+      const double tol = dt == DType::F64 ? 1e-10 : 1e-5;
+      // Odd lengths across the 128-row and 128-key tiles, head dims around the vector widths.
+      for (int64_t T : {1, 67, 129, 301})
+        for (int64_t D : {3, 17, 64}) {
+          Problem p = T < 300 ? Problem{2, 2, 1, T, T, D, D} : Problem{1, 2, 2, T, T, D, D};
+          check_forward(p, AttentionOptions::make(1.0 / std::sqrt(double(D))), dt);
+        }
+      check_forward({1, 4, 2, 257, 257, 33, 31}, AttentionOptions::make(0.3, true, -1, alibi_slopes(4), 70), dt);
+      check_forward({1, 3, 1, 5, 300, 16, 16}, AttentionOptions::make(0.4, true, 200), dt);  // decoding block
+      check_forward({2, 2, 2, 130, 141, 9, 9}, AttentionOptions::make(0.5, false, -1, alibi_slopes(2)), dt);
+      check_backward({1, 4, 2, 263, 263, 17, 19}, AttentionOptions::make(0.3, true, -1, alibi_slopes(4)), dt, tol);
+      check_backward({2, 2, 1, 131, 131, 64, 64}, AttentionOptions::make(0.125, true, -1, {}, 50), dt, tol);
+      check_backward({1, 3, 3, 70, 150, 8, 8}, AttentionOptions::make(0.5, false), dt, tol);
+    }
+  });
+}
+
+TEST(AttentionKernelSets, DistanceBiasEqualToAlibiGivesAlibi) {
+  // A causal ALiBi bias is the distance table tab[h][d] = -slope_h * d, so the Kerple path
+  // of every set must reproduce the ALiBi reference, values and input gradients.
+  const Problem p{1, 3, 3, 203, 203, 16, 16};
+  const std::vector<float> slopes = alibi_slopes(p.H);
+  std::vector<double> tab;
+  for (int64_t h = 0; h < p.H; ++h)
+    for (int64_t d = 0; d < p.Tk; ++d) tab.push_back(-double(slopes[size_t(h)]) * double(d));
+  EveryKernelSet sets;
+  sets.run([&] {
+    for (DType dt : {DType::F32, DType::F64}) {
+      std::vector<Tensor> x = make_qkv(p, dt, 5);
+      Tensor bias = Tensor::from_vector(tab, {p.H, p.Tk}).to(dt);
+      const AttentionOptions plain = AttentionOptions::make(0.25);
+      const AttentionOptions alibi = AttentionOptions::make(0.25, true, -1, slopes);
+      const double tol = dt == DType::F64 ? 1e-10 : 2e-5;
+      EXPECT_CLOSE(cat("o ", dtype_name(dt)), attention_reference(x[0], x[1], x[2], alibi),
+                   attention_distance_bias(x[0], x[1], x[2], bias, plain), tol);
+      Rng rng(9);
+      Tensor dout = Tensor::randn({p.B, p.H, p.Tq, p.Dv}, rng, DType::F64).to(dt);
+      std::vector<Tensor> ref = attention_reference_backward(x[0], x[1], x[2], dout, alibi);
+      for (Tensor& t : x) t.set_requires_grad(true);
+      attention_distance_bias(x[0], x[1], x[2], bias, plain).backward(dout);
+      for (size_t i = 0; i < 3; ++i) EXPECT_CLOSE(cat("grad ", i, " ", dtype_name(dt)), ref[i], x[i].grad(), tol);
+    }
+  });
+}
+
+TEST(AttentionKernelSets, ExpOfEverySetMatchesLibm) {
+  std::vector<float> x;
+  for (double v = -87.0; v <= 88.0; v += 0.0173) x.push_back(float(v));
+  EveryKernelSet sets;
+  sets.run([&] {
+    std::vector<float> y = x;
+    kernels::attention_expf_row(y.data(), int64_t(y.size()));
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = std::exp(double(x[i]));
+      worst = std::max(worst, std::abs(double(y[i]) - want) / want);
+    }
+    EXPECT_LT(worst, 3e-7);
+  });
+}
+
+TEST(AttentionKernelSets, AnUnsupportedSetIsAnErrorNamingWhatIsSupported) {
+  const kernels::KernelSet saved = kernels::active_kernel_set();
+  for (kernels::KernelSet s : {kernels::KernelSet::avx512, kernels::KernelSet::avx2}) {
+    if (kernels::kernel_set_supported(s)) continue;
+    try {
+      kernels::set_kernel_set(s);
+      ADD_FAILURE() << "no error for " << kernels::kernel_set_name(s);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not supported by this CPU (it supports: "), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(kernels::active_kernel_set(), saved);
+  EXPECT_NE(kernels::kernel_set_info().find(kernels::kernel_set_name(saved)), std::string::npos);
 }
 
 TEST(AttentionMemory, GrowsLinearlyWithLength) {

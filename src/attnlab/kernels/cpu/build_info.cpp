@@ -1,5 +1,6 @@
 #include "attnlab/kernels/cpu/build_info.h"
 
+#include "attnlab/kernels/cpu/attention_tiles.h"
 #include "attnlab/kernels/cpu/blas.h"
 
 namespace attnlab::kernels::cpu {
@@ -18,6 +19,9 @@ std::string simd_target() {
 #endif
 }
 
-std::string runtime_info() { return "kernels: " + simd_target() + " (compile-time); " + blas_info(); }
+std::string runtime_info() {
+  return "kernels: attention tiles " + kernel_set_info() + ", other loops " + simd_target() +
+         " (compile-time); " + blas_info();
+}
 
 }  // namespace attnlab::kernels::cpu

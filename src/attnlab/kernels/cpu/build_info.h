@@ -1,6 +1,7 @@
-// What a benchmark or `attnlab --version` reports about the code that runs: the SIMD
-// instruction set attnlab's own kernels were compiled for (chosen at build time by
-// -march), the BLAS and its kernel set, and the thread count.
+// What a benchmark or `attnlab --version` reports about the code that runs: the kernel set
+// of the attention tiles (chosen at run time, attention_tiles.h), the SIMD instruction set
+// the other loops were compiled for (chosen at build time by -march), the BLAS and its
+// kernel set, and the thread count.
 #pragma once
 #include <string>
 

@@ -14,6 +14,9 @@
 //
 // Memory is O(T * D): the forward keeps a running max and sum per row (online softmax)
 // and saves only o and lse; the backward recomputes the probabilities from lse.
+//
+// The tile products, exponentials and row maxima come from attention_tiles.h, whose
+// kernel set (avx512, avx2, scalar) is chosen at run time; the rest is compiled once.
 #pragma once
 #include <cstdint>
 

@@ -73,16 +73,11 @@ struct TileRows {
   }
 };
 
-// s[j] = scale * s[j] - slope * (pos - (j0 + j)) for j in [a, e).
+// s[j] += -slope * (pos - (j0 + j)) for j in [a, e): ALiBi on already scaled logits.
 template <class T>
-void scale_and_bias(T* __restrict s, int64_t a, int64_t e, T scale, T slope, int64_t pos, int64_t j0) {
-  if (slope != T(0)) {
-    // -slope * (pos - j0 - j) = slope * (rel0 + j); exact in float below 2^24 positions
-    const T rel0 = T(j0 - pos);
-    for (int32_t j = int32_t(a); j < int32_t(e); ++j) s[j] = s[j] * scale + slope * (rel0 + T(j));
-  } else {
-    for (int64_t j = a; j < e; ++j) s[j] *= scale;
-  }
+void add_alibi(T* __restrict s, int64_t a, int64_t e, T slope, int64_t pos, int64_t j0) {
+  const T rel0 = T(j0 - pos);  // exact in float below 2^24 positions
+  for (int32_t j = int32_t(a); j < int32_t(e); ++j) s[j] += slope * (rel0 + T(j));
 }
 
 // s[j] += tab[|rel - j|] for j in [a, e): the distance bias of one row, rel = p - j0 being
@@ -128,10 +123,14 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
     int64_t kt_owner = -1;
     std::vector<T> s_buf(size_t(kFwdQ * kFwdK));
     std::vector<T> acc_buf(size_t(kFwdQ * d.Dv)), m_buf(kFwdQ), l_buf(kFwdQ);
+    std::vector<T> qsc_buf(size_t(kFwdQ * d.D)), alpha_buf(kFwdQ), tile_sum_buf(kFwdQ);
     T* __restrict s = s_buf.data();
     T* __restrict acc = acc_buf.data();
     T* __restrict m = m_buf.data();
     T* __restrict l = l_buf.data();
+    T* __restrict qsc = qsc_buf.data();
+    T* __restrict alpha = alpha_buf.data();
+    T* __restrict tile_sum = tile_sum_buf.data();
     TileRows tile;
     for (int64_t task = t_begin; task < t_end; ++task) {
       const int64_t bh = task / nqb, b = bh / d.H, h = bh % d.H, g = h / group;
@@ -148,6 +147,10 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
       std::fill(m, m + rows, neg_inf);
       std::fill(l, l + rows, T(0));
       std::fill(acc, acc + rows * d.Dv, T(0));
+      // The block's queries times the scale, packed once: the tile product then gives the
+      // scaled logits directly, with no pass over the scores to scale them.
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < d.D; ++c) qsc[r * d.D + c] = scale * qh[r * qs.t + c];
 
       const int64_t klo = range.lo(i0), khi = range.hi(i0 + rows - 1);
       for (int64_t j0 = klo / kFwdK * kFwdK; j0 < khi; j0 += kFwdK) {  // whole tiles
@@ -160,31 +163,37 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
           transpose_tile(kh + j0 * ks.t, ks.t, std::min(kFwdK, d.Tk - j0), d.D, kt, kFwdK);
           kt_ready[j0 / kFwdK] = 1;
         }
-        for (int64_t r = 0; r < rows; ++r) std::fill(s + r * kFwdK + ja, s + r * kFwdK + je, T(0));
-        ops.product_acc(rows, je - ja, d.D, qh, qs.t, 1, kt + ja, kFwdK, s + ja, kFwdK);
+        ops.product(rows, je - ja, d.D, qsc, d.D, 1, kt + ja, kFwdK, s + ja, kFwdK);
         for (int64_t r = 0; r < rows; ++r) {
           T* s_r = s + r * kFwdK;
           const int64_t a = tile.a[r], e = tile.e[r];
           if (a >= e) {  // sees nothing in this tile: a zero row in the P V product
             std::fill(s_r + ja, s_r + je, T(0));
+            alpha[r] = T(0);  // exp(0) = 1: the row's sums stay as they are
+            tile_sum[r] = T(0);
             continue;
           }
-          scale_and_bias(s_r, a, e, scale, slope, d.q_offset + i0 + r, j0);
+          if (slope != T(0)) add_alibi(s_r, a, e, slope, d.q_offset + i0 + r, j0);
           if (dist_tab)
             add_distance_bias(s_r, a, e, dist_tab + h * d.distance_bias_len, d.q_offset + i0 + r - j0);
           const T mx = ops.row_max(s_r, a, e, m[r]);
-          const T sum = ops.exp_row(s_r, a, e, mx);
+          tile_sum[r] = ops.exp_row(s_r, a, e, mx);
           std::fill(s_r + ja, s_r + a, T(0));
           std::fill(s_r + e, s_r + je, T(0));
-          if (mx != m[r]) {
-            // exp(-inf) = 0 clears the (zero) accumulator of a row seeing its first key
-            const T alpha = std::exp(m[r] - mx);
-            l[r] *= alpha;
+          // exp(-inf) = 0 clears the (zero) accumulator of a row seeing its first key
+          alpha[r] = mx == m[r] ? T(0) : m[r] - mx;
+          m[r] = mx;
+        }
+        // The rescale factors of all rows in one vector call (one libm exp per row and
+        // tile cost about as much as the row's maximum).
+        ops.exp_row(alpha, 0, rows, T(0));
+        for (int64_t r = 0; r < rows; ++r) {
+          l[r] = l[r] * alpha[r] + tile_sum[r];
+          if (alpha[r] != T(1)) {
             T* acc_r = acc + r * d.Dv;
-            for (int64_t c = 0; c < d.Dv; ++c) acc_r[c] *= alpha;
-            m[r] = mx;
+            const T f = alpha[r];
+            for (int64_t c = 0; c < d.Dv; ++c) acc_r[c] *= f;
           }
-          l[r] += sum;
         }
         ops.product_acc(rows, d.Dv, je - ja, s + ja, kFwdK, 1, vh + (j0 + ja) * vs.t, vs.t, acc, d.Dv);
       }
@@ -281,6 +290,9 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
       for (int64_t kb = chunk; kb < nkb; kb += chunks) {
         const int64_t j0 = kb * kBwdK, n = std::min(kBwdK, d.Tk - j0);
         transpose_tile(kh + j0 * ks.t, ks.t, n, d.D, kt, kBwdK);
+        // Scaled once per key tile, so Q Kt gives the scaled logits for every query block.
+        for (int64_t c = 0; c < d.D; ++c)
+          for (int64_t j = 0; j < n; ++j) kt[c * kBwdK + j] *= scale;
         transpose_tile(vh + j0 * vs.t, vs.t, n, d.Dv, vt, kBwdK);
         std::fill(dk_acc, dk_acc + n * d.D, T(0));
         std::fill(dv_acc, dv_acc + n * d.Dv, T(0));
@@ -298,12 +310,8 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
             const int64_t row0 = (b * d.H + h) * d.Tq + i0;
             const T* qb = q + b * qs.b + h * qs.h + i0 * qs.t;
             const T* gb = dout + row0 * d.Dv;
-            for (int64_t r = 0; r < rows; ++r) {
-              std::fill(p + r * kBwdK + ja, p + r * kBwdK + je, T(0));
-              std::fill(ds + r * kBwdK + ja, ds + r * kBwdK + je, T(0));
-            }
-            ops.product_acc(rows, w, d.D, qb, qs.t, 1, kt + ja, kBwdK, p + ja, kBwdK);   // S
-            ops.product_acc(rows, w, d.Dv, gb, d.Dv, 1, vt + ja, kBwdK, ds + ja, kBwdK);  // dP
+            ops.product(rows, w, d.D, qb, qs.t, 1, kt + ja, kBwdK, p + ja, kBwdK);   // scaled S
+            ops.product(rows, w, d.Dv, gb, d.Dv, 1, vt + ja, kBwdK, ds + ja, kBwdK);  // dP
             for (int64_t r = 0; r < rows; ++r) {
               T* p_r = p + r * kBwdK;
               T* ds_r = ds + r * kBwdK;
@@ -313,7 +321,7 @@ void attention_fused_bwd(const AttentionDims& d, const T* q, AttentionStrides qs
                 std::fill(ds_r + ja, ds_r + je, T(0));
                 continue;
               }
-              scale_and_bias(p_r, a, e, scale, slope, d.q_offset + i0 + r, j0);
+              if (slope != T(0)) add_alibi(p_r, a, e, slope, d.q_offset + i0 + r, j0);
               const int64_t rel = d.q_offset + i0 + r - j0;
               if (dist_tab) add_distance_bias(p_r, a, e, dist_tab + h * dist_len, rel);
               ops.exp_row(p_r, a, e, lse[row0 + r]);

@@ -38,6 +38,9 @@ struct TileOps {
   // transposed); B and C row-major with row strides ldb and ldc.
   void (*product_acc)(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t aks,
                       const T* b, int64_t ldb, T* c, int64_t ldc);
+  // The same with C = A B: C is only written (no zero fill needed).
+  void (*product)(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t aks,
+                  const T* b, int64_t ldb, T* c, int64_t ldc);
   // s[j] = exp(s[j] - shift) for j in [a, e); returns their sum.
   T (*exp_row)(T* s, int64_t a, int64_t e, T shift);
   // max(init, s[a..e)).

@@ -117,15 +117,19 @@ double row_max_d(const double* __restrict s, int64_t a, int64_t e, double init) 
 }
 
 // Full blocks of R rows x 2 vectors keep 2R accumulators in registers across the whole k
-// loop; the columns left over take plain loops.
-template <class T, int R>
+// loop; the columns left over take plain loops. Acc: C += A B; else C = A B (C is not
+// read, so it needs no zero fill and may hold anything, NaN included).
+template <class T, int R, bool Acc>
 void product_block(const T* __restrict a, int64_t ars, int64_t aks, const T* __restrict b,
                    int64_t ldb, int64_t K, T* __restrict c, int64_t ldc) {
   using V = typename VecOf<T>::type;
   constexpr int L = VecOf<T>::lanes;
   V acc[R][2];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 2; ++v) std::memcpy(&acc[r][v], c + r * ldc + v * L, sizeof(V));
+    for (int v = 0; v < 2; ++v) {
+      if constexpr (Acc) std::memcpy(&acc[r][v], c + r * ldc + v * L, sizeof(V));
+      else acc[r][v] = V{};
+    }
   for (int64_t k = 0; k < K; ++k) {
     V b0, b1;
     std::memcpy(&b0, b + k * ldb, sizeof(V));
@@ -140,25 +144,27 @@ void product_block(const T* __restrict a, int64_t ars, int64_t aks, const T* __r
     for (int v = 0; v < 2; ++v) std::memcpy(c + r * ldc + v * L, &acc[r][v], sizeof(V));
 }
 
-template <class T>
-void product_acc(int64_t M, int64_t N, int64_t K, const T* __restrict a, int64_t ars, int64_t aks,
-                 const T* __restrict b, int64_t ldb, T* __restrict c, int64_t ldc) {
+template <class T, bool Acc>
+void product(int64_t M, int64_t N, int64_t K, const T* __restrict a, int64_t ars, int64_t aks,
+             const T* __restrict b, int64_t ldb, T* __restrict c, int64_t ldc) {
   constexpr int64_t W = 2 * VecOf<T>::lanes;
   int64_t n0 = 0;
   for (; n0 + W <= N; n0 += W) {
     int64_t m0 = 0;
     for (; m0 + kBlockRows <= M; m0 += kBlockRows)
-      product_block<T, kBlockRows>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
+      product_block<T, kBlockRows, Acc>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
     for (; m0 + 4 <= M; m0 += 4)
-      product_block<T, 4>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
+      product_block<T, 4, Acc>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
     for (; m0 + 2 <= M; m0 += 2)
-      product_block<T, 2>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
+      product_block<T, 2, Acc>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
     for (; m0 < M; ++m0)
-      product_block<T, 1>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
+      product_block<T, 1, Acc>(a + m0 * ars, ars, aks, b + n0, ldb, K, c + m0 * ldc + n0, ldc);
   }
   if (n0 == N) return;
   for (int64_t m = 0; m < M; ++m) {
     T* __restrict cm = c + m * ldc;
+    if constexpr (!Acc)
+      for (int64_t n = n0; n < N; ++n) cm[n] = T(0);
     for (int64_t k = 0; k < K; ++k) {
       const T am = a[m * ars + k * aks];
       const T* __restrict bk = b + k * ldb;
@@ -170,8 +176,8 @@ void product_acc(int64_t M, int64_t N, int64_t K, const T* __restrict a, int64_t
 }  // namespace
 
 void fill(TileOps<float>& f, TileOps<double>& d) {
-  f = {&product_acc<float>, &exp_row_f, &row_max_f};
-  d = {&product_acc<double>, &exp_row_d, &row_max_d};
+  f = {&product<float, true>, &product<float, false>, &exp_row_f, &row_max_f};
+  d = {&product<double, true>, &product<double, false>, &exp_row_d, &row_max_d};
 }
 
 }  // namespace attnlab::kernels::ATTNLAB_TILES_NS

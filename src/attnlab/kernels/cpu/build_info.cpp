@@ -14,6 +14,8 @@ std::string simd_target() {
   return "AVX";
 #elif defined(__ARM_NEON)
   return "NEON";
+#elif defined(__SSE2__)
+  return "SSE2";  // the x86-64 baseline (ATTNLAB_NATIVE=OFF)
 #else
   return "scalar";
 #endif

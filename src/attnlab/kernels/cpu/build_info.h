@@ -7,7 +7,7 @@
 
 namespace attnlab::kernels::cpu {
 
-// "AVX-512", "AVX2+FMA", "AVX", "NEON" or "scalar": the widest set the build targets.
+// "AVX-512", "AVX2+FMA", "AVX", "NEON", "SSE2" or "scalar": the widest set the build targets.
 std::string simd_target();
 // One line: attnlab's kernels, BLAS (core, threading, OPENBLAS_CORETYPE) and threads.
 std::string runtime_info();

@@ -53,7 +53,8 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=alibi", "heads=6", "kv_heads=2", "window=5"},
            {"position=rope", "rope_style=interleaved", "kv_heads=1"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "attn_scale=logn", "attn_original_length=16"},
-           {"position=rope", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"}}),
+           {"position=rope", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"},
+           {"position=kerple"}, {"position=kerple", "heads=6", "kv_heads=2", "window=5"}}),
       mixer_entry<HommOptions, Homm>(
           "homm", "high-order moments (HoMM): causal mean of products of gelu groups, sigmoid selection",
           {Form::Ref, Form::Parallel, Form::Recurrent},

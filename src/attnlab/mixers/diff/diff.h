@@ -12,7 +12,8 @@
 // Sub-head s of diff-head i is row block 2i + s of Wq and Wk (the reference code's
 // layout); grouped heads: diff-head i reads key sub-head s of kv-head i / (h / hkv).
 // The position schemes are the softmax mixer's own (AttentionPosition), applied to the
-// 2h query and 2hkv key sub-heads; ALiBi gives one slope per diff-head, shared by both maps.
+// 2h query and 2hkv key sub-heads; ALiBi gives one slope per diff-head, shared by both maps,
+// and Kerple one learned (p, a) per diff-head, likewise shared (the softmax mixer's terms).
 //
 // The three forms differ only in the attention core:
 //   ref.cpp        A_1 - lambda A_2 as explicit T x T matrices (the definition);
@@ -46,7 +47,6 @@ struct DiffOptions : AttentionPositionOptions {
             config::non_negative());
     v.check(kv_heads == 0 || heads % kv_heads == 0, "kv_heads", "must divide heads");
     visit_position(v);
-    v.check(position != "kerple", "position", "kerple is not supported by diff yet (its learned bias lives in the softmax mixer)");
   }
 };
 
@@ -56,14 +56,15 @@ double diff_lambda_init(int64_t layer);
 // ---- the attention core in each form ----
 // q [B, 2h, Tq, d] and k [B, 2hkv, Tk, d] sub-head-major (sub-head s of head i at
 // s * h + i), v [B, hkv, Tk, 2d], lambda a one-element tensor -> o [B, h, Tq, 2d].
-// With a cache, earlier keys and values come first and queries sit at the end.
+// With a cache, earlier keys and values come first and queries sit at the end. `terms`
+// carries Kerple's p and a ([h]; both maps use them), as for the softmax mixer's cores.
 Tensor diff_attention_ref(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& lambda,
-                          const ops::AttentionOptions& opt);
+                          const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 Tensor diff_attention_parallel(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& lambda,
-                               const ops::AttentionOptions& opt);
+                               const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 // k_all, v_all: the whole cache with the T new tokens last.
 Tensor diff_attention_recurrent(const Tensor& q, const Tensor& k_all, const Tensor& v_all, const Tensor& lambda,
-                                const ops::AttentionOptions& opt);
+                                const ops::AttentionOptions& opt, const ScoreTerms& terms = {});
 // Sub-head s of a sub-head-major [B, 2n, T, d]: [B, n, T, d] (a view).
 Tensor diff_subhead(const Tensor& t, int64_t s);
 
@@ -87,6 +88,7 @@ class DiffAttention : public Mixer {
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
   std::shared_ptr<model::Param> lambda_q1_, lambda_k1_, lambda_q2_, lambda_k2_;  // [d] each
   std::shared_ptr<model::Param> subln_;  // RMSNorm gain [2d], shared by the heads
+  std::shared_ptr<model::Param> kerple_rho_p_, kerple_rho_a_;  // [h] with position = kerple, p = softplus(rho)
 };
 
 }  // namespace attnlab::mixers

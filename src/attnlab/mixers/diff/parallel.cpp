@@ -8,9 +8,10 @@
 namespace attnlab::mixers {
 
 Tensor diff_attention_parallel(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& lambda,
-                               const ops::AttentionOptions& opt) {
-  Tensor o1 = ops::attention(diff_subhead(q, 0), diff_subhead(k, 0), v, opt);
-  Tensor o2 = ops::attention(diff_subhead(q, 1), diff_subhead(k, 1), v, opt);
+                               const ops::AttentionOptions& opt, const ScoreTerms& terms) {
+  // softmax_attention_parallel is ops::attention, or its distance-bias form with Kerple.
+  Tensor o1 = softmax_attention_parallel(diff_subhead(q, 0), diff_subhead(k, 0), v, opt, terms);
+  Tensor o2 = softmax_attention_parallel(diff_subhead(q, 1), diff_subhead(k, 1), v, opt, terms);
   return ops::sub(o1, ops::mul(ops::reshape(lambda, {1, 1, 1, 1}), o2));
 }
 

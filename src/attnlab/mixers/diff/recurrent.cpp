@@ -8,9 +8,9 @@
 namespace attnlab::mixers {
 
 Tensor diff_attention_recurrent(const Tensor& q, const Tensor& k_all, const Tensor& v_all, const Tensor& lambda,
-                                const ops::AttentionOptions& opt) {
-  Tensor o1 = softmax_attention_recurrent_prefix(diff_subhead(q, 0), diff_subhead(k_all, 0), v_all, opt);
-  Tensor o2 = softmax_attention_recurrent_prefix(diff_subhead(q, 1), diff_subhead(k_all, 1), v_all, opt);
+                                const ops::AttentionOptions& opt, const ScoreTerms& terms) {
+  Tensor o1 = softmax_attention_recurrent_prefix(diff_subhead(q, 0), diff_subhead(k_all, 0), v_all, opt, terms);
+  Tensor o2 = softmax_attention_recurrent_prefix(diff_subhead(q, 1), diff_subhead(k_all, 1), v_all, opt, terms);
   return ops::sub(o1, ops::mul(ops::reshape(lambda, {1, 1, 1, 1}), o2));
 }
 

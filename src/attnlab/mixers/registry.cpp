@@ -16,6 +16,8 @@ const std::vector<MixerEntry>& mixer_registry() {
           {Form::Ref, Form::Parallel, Form::Recurrent},
           {{"position=nope"}, {"position=rope"}, {"position=rope", "rope_style=interleaved"},
            {"position=alibi", "heads=6", "kv_heads=2"}, {"position=rope", "window=5"},
+           {"position=rope", "rotary_dim=4", "kv_heads=2"},  // partial rotary: 4 of 6 features
+           {"position=rope", "rotary_dim=4", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"},
            // RoPE scalings. dynamic_ntk's L_train = 40 keeps the 37-token state test unscaled
            // (a call's frequencies depend on its total length, so earlier rows differ by
            // design); the forms are compared at 63, 127 and 1000, where it scales.
@@ -54,7 +56,8 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=rope", "rope_style=interleaved", "kv_heads=1"},
            {"position=rope", "key_norm=true", "key_norm_learnable=true", "attn_scale=logn", "attn_original_length=16"},
            {"position=rope", "rope_scaling=dynamic_ntk", "rope_factor=4", "rope_original_length=40"},
-           {"position=kerple"}, {"position=kerple", "heads=6", "kv_heads=2", "window=5"}}),
+           {"position=kerple"}, {"position=kerple", "heads=6", "kv_heads=2", "window=5"},
+           {"position=rope", "rotary_dim=2", "rope_style=interleaved"}}),
       mixer_entry<HommOptions, Homm>(
           "homm", "high-order moments (HoMM): causal mean of products of gelu groups, sigmoid selection",
           {Form::Ref, Form::Parallel, Form::Recurrent},

@@ -27,7 +27,10 @@ AttentionPosition::AttentionPosition(const AttentionPositionOptions& opt, int64_
   rope_.original_length = opt_.rope_original_length;
   rope_.beta_fast = opt_.yarn_beta_fast;
   rope_.beta_slow = opt_.yarn_beta_slow;
-  if (opt_.position == "rope") position::rope_frequencies(rope_, head_dim_, 1);
+  ATTNLAB_CHECK(opt_.rotary_dim <= head_dim_, "model.mixer.rotary_dim = ", opt_.rotary_dim,
+                ": must be at most the head dimension ", head_dim_);
+  rope_.rotary_dim = opt_.rotary_dim;
+  if (opt_.position == "rope") position::rope_frequencies(rope_, opt_.rotary_dim ? opt_.rotary_dim : head_dim_, 1);
   if (opt_.position == "alibi" && !opt_.alibi_dynamic)
     alibi_slopes_ = alibi_slopes_for(opt_.alibi_factor);
 }

@@ -20,6 +20,7 @@ struct AttentionPositionOptions {
   std::string position = "rope";  // nope | rope | alibi | kerple (kerple's parameters: the mixer's)
   double rope_base = 10000.0;
   std::string rope_style = "half";  // half | interleaved
+  int64_t rotary_dim = 0;  // features of each head RoPE rotates (0: all); the rest pass unrotated
   int64_t window = 0;     // 0: attend to the whole prefix; else the last `window` keys
   // RoPE scalings for evaluation beyond the trained length (position/rope.h).
   std::string rope_scaling = "none";  // none | pi | ntk | dynamic_ntk | yarn
@@ -58,6 +59,12 @@ struct AttentionPositionOptions {
              "position scheme (kerple: learned -p log(1 + a |i - j|) per head)");
     v.field("rope_base", rope_base, "RoPE base b (theta_i = b^(-2i/D))", config::number_rule("must be > 1", [](double x) { return x > 1; }));
     v.choice("rope_style", rope_style, {"half", "interleaved"}, "RoPE pairing: half-split (NeoX) or interleaved (GPT-J)");
+    v.field("rotary_dim", rotary_dim,
+            "partial rotary: the first rotary_dim features of each head are rotated, the rest carry no position "
+            "(0: all; even, at most the head dimension; GPT-NeoX/Pythia rotate 25%)",
+            config::non_negative());
+    v.check(rotary_dim % 2 == 0, "rotary_dim", "must be even (RoPE rotates pairs of features)");
+    v.check(rotary_dim == 0 || position == "rope", "rotary_dim", "needs position = \"rope\"");
     v.field("window", window, "sliding window in tokens (0: the whole prefix)", config::non_negative());
     v.choice("rope_scaling", rope_scaling, {"none", "pi", "ntk", "dynamic_ntk", "yarn"},
              "RoPE scaling for contexts beyond the trained length (docs/MECHANISMS.md)");

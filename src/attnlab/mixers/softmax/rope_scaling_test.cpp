@@ -120,3 +120,40 @@ TEST(RopeScalingMixer, KeysAreCommandLineOverridesOfARunConfig) {
 
 }  // namespace
 }  // namespace attnlab::mixers
+
+namespace attnlab::mixers {
+namespace {
+
+// Partial rotary (rotary_dim): the registry variants compare its forms; here, that the key
+// reaches the rotation. heads=2 at width 16 gives D = 8.
+TEST(PartialRotary, WholeHeadEqualsDefaultAndFewerFeaturesDiffer) {
+  Rng rng(4);
+  Tensor x = Tensor::randn({1, 9, kWidth}, rng, DType::F64);
+  autograd::NoGradGuard no_grad;
+  auto out = [&](const std::string& r) {
+    return ::attnlab::testing::build_mixer("softmax", {"position=rope", "heads=2", "rotary_dim=" + r}, kWidth,
+                                           DType::F64, 3)
+        ->mixer->forward(x, Form::Parallel, nullptr);
+  };
+  const Tensor all = out("0");
+  EXPECT_EQ(compare(all, out("8")).max_abs, 0.0);  // rotary_dim = D is the whole head
+  EXPECT_GT(compare(all, out("2")).max_abs, 1e-6);
+  EXPECT_GT(compare(out("2"), out("4")).max_abs, 1e-6);
+}
+
+TEST(PartialRotary, BadValuesNameTheKey) {
+  auto expect_error = [](const std::vector<std::string>& sets, const std::string& needle) {
+    try {
+      ::attnlab::testing::build_mixer("softmax", sets, kWidth, DType::F64, 3);
+      ADD_FAILURE() << "no error for " << sets.back();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error({"heads=2", "rotary_dim=3"}, "rotary_dim");
+  expect_error({"heads=2", "rotary_dim=10"}, "model.mixer.rotary_dim = 10: must be at most the head dimension 8");
+  expect_error({"position=alibi", "rotary_dim=4"}, "needs position = \"rope\"");
+}
+
+}  // namespace
+}  // namespace attnlab::mixers

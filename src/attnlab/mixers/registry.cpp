@@ -47,7 +47,10 @@ const std::vector<MixerEntry>& mixer_registry() {
            {"position=kerple", "dape=true", "dape_hidden=6"},
            {"position=alibi", "heads=6", "kv_heads=3", "dape=true", "dape_hidden=5", "dape_kernel=5"},
            {"position=rope", "dape=true", "dape_hidden=4", "dape_kernel=1", "attn_scale=fixed", "attn_scale_value=8"},
-           {"position=nope", "dape=true", "dape_hidden=3", "attn_scale=fixed", "attn_scale_value=8"}}),
+           {"position=nope", "dape=true", "dape_hidden=3", "attn_scale=fixed", "attn_scale_value=8"},
+           {"position=alibi", "dape=true", "dape_hidden=4", "window=5"},
+           {"position=rope", "dape=true", "dape_hidden=3", "dape_kernel=1", "window=4", "kv_heads=2",
+            "attn_scale=fixed", "attn_scale_value=8"}}),
       mixer_entry<DiffOptions, DiffAttention>(
           "diff", "differential attention: two softmax maps, A1 - lambda A2 (GQA; every position scheme of softmax)",
           {Form::Ref, Form::Parallel, Form::Recurrent},

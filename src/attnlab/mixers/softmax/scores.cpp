@@ -1,6 +1,7 @@
 #include "attnlab/mixers/softmax/scores.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "attnlab/ops/ops.h"
 #include "attnlab/position/kerple.h"
@@ -35,7 +36,16 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 }
 }  // namespace
 
-Tensor dape_scores(const Tensor& A, const Tensor& bias, int64_t offset, const DapeWeights& w) {
+namespace {
+// The keys a row sees kept, every other entry `fill`: the causal triangle, cut to the
+// last `window` keys when window > 0.
+Tensor visible_only(const Tensor& s, int64_t offset, int64_t window, double fill) {
+  Tensor m = ops::causal_mask(s, offset, fill);
+  return window > 0 ? ops::sliding_window_mask(m, window, offset, fill) : m;
+}
+}  // namespace
+
+Tensor dape_scores(const Tensor& A, const Tensor& bias, int64_t offset, const DapeWeights& w, int64_t window) {
   const int64_t B = A.size(0), H = A.size(1), R = A.size(2), Tk = A.size(3);
   const int64_t pad = w.kernel / 2, C = w.with_bias ? 2 * H : H;
   ATTNLAB_CHECK(!w.with_bias || bias.defined(), "dape_scores: the weights expect a position bias, none given");
@@ -43,11 +53,12 @@ Tensor dape_scores(const Tensor& A, const Tensor& bias, int64_t offset, const Da
                     w.w2.size(0) == H && w.w2.size(1) == w.w1.size(0) && w.w2.size(2) == w.kernel,
                 "dape_scores: conv weights ", shape_str(w.w1.shape()), " and ", shape_str(w.w2.shape()),
                 " do not fit ", C, " channels, ", H, " heads, kernel ", w.kernel);
-  // The causal triangle with zeros for the future (the reference's tril), as [B, R, C, Tk]
-  // so each query row is one sequence of the convolution along keys.
-  Tensor x = ops::transpose(ops::causal_mask(A, offset, 0.0), 1, 2);
+  // The causal triangle with zeros for the future (the reference's tril), and with a
+  // window zeros before it too, as [B, R, C, Tk] so each query row is one sequence of the
+  // convolution along keys.
+  Tensor x = ops::transpose(visible_only(A, offset, window, 0.0), 1, 2);
   if (w.with_bias) {
-    Tensor b0 = ops::reshape(ops::transpose(ops::causal_mask(bias, offset, 0.0), 0, 1), {1, R, H, Tk});
+    Tensor b0 = ops::reshape(ops::transpose(visible_only(bias, offset, window, 0.0), 0, 1), {1, R, H, Tk});
     x = ops::concat({x, ops::add(b0, Tensor::zeros({B, R, H, Tk}, A.dtype()))}, 2);
   }
   // k/2 zero columns past the last key: rows near the end see the same extended, zeroed
@@ -67,7 +78,7 @@ Tensor dape_attention_rows(const Tensor& q, const Tensor& k, const Tensor& v, in
                            const ops::AttentionOptions& opt, const ScoreTerms& terms) {
   const int64_t B = q.size(0), H = q.size(1), R = q.size(2), D = q.size(3);
   const int64_t Hkv = k.size(1), Tk = k.size(2), G = H / Hkv, Dv = v.size(3);
-  ATTNLAB_CHECK(opt.window == 0 && opt.causal, "DAPE attention is causal and takes no window");
+  ATTNLAB_CHECK(opt.causal, "DAPE attention is causal");
   ATTNLAB_CHECK(offset + R <= Tk, "DAPE attention: rows up to key position ", offset + R - 1,
                 " need that many keys, got ", Tk);
   Tensor q5 = ops::reshape(q, {B, Hkv, G, R, D});
@@ -75,8 +86,10 @@ Tensor dape_attention_rows(const Tensor& q, const Tensor& k, const Tensor& v, in
   Tensor v5 = ops::reshape(v, {B, Hkv, 1, Tk, Dv});
   Tensor A = ops::reshape(ops::scale(ops::bmm(q5, ops::transpose(k5, 3, 4)), opt.scale), {B, H, R, Tk});
   Tensor bias = position_bias(opt, terms, H, R, Tk, offset, q.dtype());
-  Tensor s = terms.dape ? dape_scores(A, bias, offset, *terms.dape) : (bias.defined() ? ops::add(A, bias) : A);
-  Tensor p = ops::reshape(ops::softmax(ops::causal_mask(s, offset)), {B, Hkv, G, R, Tk});
+  Tensor s = terms.dape ? dape_scores(A, bias, offset, *terms.dape, opt.window)
+                        : (bias.defined() ? ops::add(A, bias) : A);
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  Tensor p = ops::reshape(ops::softmax(visible_only(s, offset, opt.window, neg_inf)), {B, Hkv, G, R, Tk});
   return ops::reshape(ops::bmm(p, v5), {B, H, R, Dv});
 }
 

@@ -50,12 +50,15 @@ Tensor position_bias(const ops::AttentionOptions& opt, const ScoreTerms& terms, 
 Tensor kerple_table(const ScoreTerms& terms, int64_t n);
 
 // DAPE's processed scores: A [B, H, R, Tk] (rows at key positions offset + r), bias
-// [H, R, Tk] or undefined -> S~ [B, H, R, Tk] (before the causal mask).
-Tensor dape_scores(const Tensor& A, const Tensor& bias, int64_t offset, const DapeWeights& w);
+// [H, R, Tk] or undefined -> S~ [B, H, R, Tk] (before the causal mask). The convolutions
+// see each row's visible scores and zeros elsewhere: the future, and with window > 0 the
+// keys before the window (attnlab's extension: the paper has no window).
+Tensor dape_scores(const Tensor& A, const Tensor& bias, int64_t offset, const DapeWeights& w,
+                   int64_t window = 0);
 
 // Attention of R query rows through DAPE, all from autograd ops: q [B, H, R, D] at key
 // positions offset .. offset + R - 1, k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv] with
-// Tk > offset + R - 1 -> o [B, H, R, Dv]. Causal; opt.window must be 0.
+// Tk > offset + R - 1 -> o [B, H, R, Dv]. Causal; opt.window as everywhere (dape_scores).
 Tensor dape_attention_rows(const Tensor& q, const Tensor& k, const Tensor& v, int64_t offset,
                            const ops::AttentionOptions& opt, const ScoreTerms& terms);
 

@@ -43,7 +43,6 @@ struct SoftmaxOptions : AttentionPositionOptions {
     v.field("dape_hidden", dape_hidden, "DAPE hidden channels", config::positive());
     v.field("dape_kernel", dape_kernel, "DAPE kernel width k along keys (odd; 1 = DAPE V1)", config::positive());
     v.check(dape_kernel % 2 == 1, "dape_kernel", "must be odd (the convolution is centred on each key)");
-    v.check(!dape || window == 0, "window", "is not supported with dape");
   }
 };
 

@@ -372,6 +372,10 @@ TEST(AttentionKernelSets, EverySupportedSetMatchesTheReference) {
         }
       check_forward({1, 4, 2, 257, 257, 33, 31}, AttentionOptions::make(0.3, true, -1, alibi_slopes(4), 70), dt);
       check_forward({1, 3, 1, 5, 300, 16, 16}, AttentionOptions::make(0.4, true, 200), dt);  // decoding block
+      // Few-row calls (decoding) take the scores as dot products with the stored keys.
+      for (int64_t Tq : {1, 3, 4})
+        for (int64_t D : {5, 16, 64})
+          check_forward({2, 4, 2, Tq, 301, D, 7}, AttentionOptions::make(0.3, true, 301 - Tq, alibi_slopes(4), 200), dt);
       check_forward({2, 2, 2, 130, 141, 9, 9}, AttentionOptions::make(0.5, false, -1, alibi_slopes(2)), dt);
       check_backward({1, 4, 2, 263, 263, 17, 19}, AttentionOptions::make(0.3, true, -1, alibi_slopes(4)), dt, tol);
       check_backward({2, 2, 1, 131, 131, 64, 64}, AttentionOptions::make(0.125, true, -1, {}, 50), dt, tol);

@@ -32,6 +32,10 @@ namespace {
 constexpr int64_t kFwdQ = 128, kFwdK = 128;
 constexpr int64_t kBwdQ = 64, kBwdK = 128;
 constexpr int64_t kMaxQ = kFwdQ > kBwdQ ? kFwdQ : kBwdQ;
+// A forward task of at most this many query rows (decoding) takes its scores as dot
+// products with the key rows as stored: transposing every key tile for so few rows would
+// move the whole cache through memory twice more per token.
+constexpr int64_t kDirectRows = 4;
 
 // The key range [lo, hi) that query row i sees (header comment).
 struct RowRange {
@@ -118,7 +122,7 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
     // this thread's tasks stay on that head (its tasks are contiguous, so each head's keys
     // are transposed about once per thread instead of once per query block). From the
     // caching allocator: no fresh pages per call, and counted in its high-water mark.
-    Tensor kt_cache_buf = Tensor::empty({nkb * d.D * kFwdK}, dtype_of<T>());
+    Tensor kt_cache_buf;  // made by the first task that needs it (none when decoding)
     std::vector<uint8_t> kt_ready(size_t(nkb), 0);
     int64_t kt_owner = -1;
     std::vector<T> s_buf(size_t(kFwdQ * kFwdK));
@@ -158,12 +162,18 @@ void attention_fused_fwd(const AttentionDims& d, const T* q, AttentionStrides qs
         tile.compute(range, i0, rows, j0, n);
         if (!tile.any()) continue;
         const int64_t ja = tile.ja, je = tile.je;
-        T* kt = kt_cache_buf.data<T>() + (j0 / kFwdK) * d.D * kFwdK;
-        if (!kt_ready[j0 / kFwdK]) {
-          transpose_tile(kh + j0 * ks.t, ks.t, std::min(kFwdK, d.Tk - j0), d.D, kt, kFwdK);
-          kt_ready[j0 / kFwdK] = 1;
+        if (rows <= kDirectRows) {
+          for (int64_t r = 0; r < rows; ++r)
+            ops.row_dots(qsc + r * d.D, kh + (j0 + ja) * ks.t, ks.t, je - ja, d.D, s + r * kFwdK + ja);
+        } else {
+          if (!kt_cache_buf.defined()) kt_cache_buf = Tensor::empty({nkb * d.D * kFwdK}, dtype_of<T>());
+          T* kt = kt_cache_buf.data<T>() + (j0 / kFwdK) * d.D * kFwdK;
+          if (!kt_ready[j0 / kFwdK]) {
+            transpose_tile(kh + j0 * ks.t, ks.t, std::min(kFwdK, d.Tk - j0), d.D, kt, kFwdK);
+            kt_ready[j0 / kFwdK] = 1;
+          }
+          ops.product(rows, je - ja, d.D, qsc, d.D, 1, kt + ja, kFwdK, s + ja, kFwdK);
         }
-        ops.product(rows, je - ja, d.D, qsc, d.D, 1, kt + ja, kFwdK, s + ja, kFwdK);
         for (int64_t r = 0; r < rows; ++r) {
           T* s_r = s + r * kFwdK;
           const int64_t a = tile.a[r], e = tile.e[r];

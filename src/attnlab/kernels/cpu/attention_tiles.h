@@ -45,6 +45,9 @@ struct TileOps {
   T (*exp_row)(T* s, int64_t a, int64_t e, T shift);
   // max(init, s[a..e)).
   T (*row_max)(const T* s, int64_t a, int64_t e, T init);
+  // out[j] = q . k_j for the n key rows k + j * ldk (length D): decoding's scores, read
+  // from the keys as stored.
+  void (*row_dots)(const T* q, const T* k, int64_t ldk, int64_t n, int64_t D, T* out);
 };
 
 template <class T>

@@ -173,11 +173,65 @@ void product(int64_t M, int64_t N, int64_t K, const T* __restrict a, int64_t ars
   }
 }
 
+// out[j] = sum_c q[c] k[j * ldk + c] for j < n: one query row against key rows as they
+// are stored, for the few-row (decoding) calls, where transposing the keys first would
+// cost more than the products. Four keys at a time, each a vector sum over D, reduced
+// across lanes at the end.
+template <class T>
+void row_dots(const T* __restrict q, const T* __restrict k, int64_t ldk, int64_t n, int64_t D,
+              T* __restrict out) {
+  using V = typename VecOf<T>::type;
+  constexpr int64_t L = VecOf<T>::lanes;
+  const int64_t Dv = D / L * L;
+  auto finish = [&](V acc, const T* kj) {
+    T sum = T(0);
+    if constexpr (L > 1) {
+      for (int l = 0; l < int(L); ++l) sum += acc[l];
+    } else {
+      sum = acc;
+    }
+    for (int64_t c = Dv; c < D; ++c) sum += q[c] * kj[c];
+    return sum;
+  };
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const T* k0 = k + j * ldk;
+    V a0{}, a1{}, a2{}, a3{};
+    for (int64_t c = 0; c < Dv; c += L) {
+      V qv, x0, x1, x2, x3;
+      std::memcpy(&qv, q + c, sizeof(V));
+      std::memcpy(&x0, k0 + c, sizeof(V));
+      std::memcpy(&x1, k0 + ldk + c, sizeof(V));
+      std::memcpy(&x2, k0 + 2 * ldk + c, sizeof(V));
+      std::memcpy(&x3, k0 + 3 * ldk + c, sizeof(V));
+      a0 += qv * x0;
+      a1 += qv * x1;
+      a2 += qv * x2;
+      a3 += qv * x3;
+    }
+    out[j] = finish(a0, k0);
+    out[j + 1] = finish(a1, k0 + ldk);
+    out[j + 2] = finish(a2, k0 + 2 * ldk);
+    out[j + 3] = finish(a3, k0 + 3 * ldk);
+  }
+  for (; j < n; ++j) {
+    const T* kj = k + j * ldk;
+    V a{};
+    for (int64_t c = 0; c < Dv; c += L) {
+      V qv, x;
+      std::memcpy(&qv, q + c, sizeof(V));
+      std::memcpy(&x, kj + c, sizeof(V));
+      a += qv * x;
+    }
+    out[j] = finish(a, kj);
+  }
+}
+
 }  // namespace
 
 void fill(TileOps<float>& f, TileOps<double>& d) {
-  f = {&product<float, true>, &product<float, false>, &exp_row_f, &row_max_f};
-  d = {&product<double, true>, &product<double, false>, &exp_row_d, &row_max_d};
+  f = {&product<float, true>, &product<float, false>, &exp_row_f, &row_max_f, &row_dots<float>};
+  d = {&product<double, true>, &product<double, false>, &exp_row_d, &row_max_d, &row_dots<double>};
 }
 
 }  // namespace attnlab::kernels::ATTNLAB_TILES_NS

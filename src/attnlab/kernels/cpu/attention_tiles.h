@@ -1,6 +1,7 @@
 // The hot loops of the fused attention kernel (attention_fused.cpp) — the tile product,
-// the row exponential and the row maximum — built three times, for AVX-512, AVX2+FMA and
-// plain scalar code, and chosen once at run time for the CPU the program runs on.
+// the row exponential, the row maximum and decoding's dot products — built three times,
+// for AVX-512, AVX2+FMA and plain scalar code, and chosen once at run time for the CPU
+// the program runs on.
 //
 // The three builds come from one source, attention_tiles_impl.h, compiled with different
 // target options (attention_tiles_{avx512,avx2,scalar}.cpp), so there is no second copy

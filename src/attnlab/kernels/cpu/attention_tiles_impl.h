@@ -40,6 +40,9 @@ inline double fmax_(double a, double b) { return a > b ? a : b; }
 // exp(x) = 2^n * e^r with n = round(x / ln 2), |r| <= ln2 / 2, e^r from the Cephes
 // polynomial; no libm call, so it runs on whole vectors. F is float or VecF. Relative
 // error below 3e-7 on [-87, 88]; 0 below -87.33 and for -inf; NaN stays NaN.
+// The same scheme as lanes.h's exp_lane and loss.cpp's exp_fast, kept as a copy on
+// purpose: a shared inline template instantiated here would be compiled for this file's
+// target, and the linker could keep that copy for the other callers.
 template <class F>
 inline F expf_poly(F x) {
   using I = std::conditional_t<std::is_same_v<F, float>, int32_t, VecI>;

@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "attnlab/ops/ops.h"
-#include "attnlab/position/kerple.h"
 
 namespace attnlab::mixers {
 
@@ -46,16 +45,9 @@ DiffAttention::DiffAttention(const DiffOptions& opt, const MixerContext& ctx)
     *param = p.declare(ctx.prefix + name, {d}, model::Init::normal(0.1), /*weight_decay=*/false);
   subln_ = p.declare(ctx.prefix + "subln.weight", {2 * d}, model::Init::ones(), /*weight_decay=*/false);
   position_.declare_parameters(ctx);
-  if (opt_.position == "kerple") {
-    // As the softmax mixer (p in (0.01, 2), a in (0.01, 1) at the start), one pair per
-    // diff-head: both maps of a head see the same distance bias, as with ALiBi's slopes.
-    using position::softplus_inverse;
-    const double lo = softplus_inverse(position::kKerpleMinInit);
-    kerple_rho_p_ = p.declare(ctx.prefix + "kerple.rho_p", {heads_},
-                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxP)), false);
-    kerple_rho_a_ = p.declare(ctx.prefix + "kerple.rho_a", {heads_},
-                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxA)), false);
-  }
+  // One (p, a) per diff-head: both maps of a head see the same distance bias, as with
+  // ALiBi's slopes.
+  if (opt_.position == "kerple") kerple_.declare(ctx, heads_);
 }
 
 Tensor DiffAttention::lambda() const {
@@ -97,10 +89,7 @@ Tensor DiffAttention::forward(const Tensor& x, Form form, MixerState* state) {
   if (position_.rerotates_cache()) k_all = position_.rotate_cached_keys(k_all, start + T);
   const Tensor lam = lambda();
   ScoreTerms terms;
-  if (kerple_rho_p_) {
-    terms.kerple_p = position::softplus(kerple_rho_p_->value);
-    terms.kerple_a = position::softplus(kerple_rho_a_->value);
-  }
+  kerple_.add_to(terms);
   Tensor o;  // [B, h, T, 2d]
   switch (form) {
     case Form::Ref: o = diff_attention_ref(prepared.q, k_all, v_all, lam, prepared.ao, terms); break;

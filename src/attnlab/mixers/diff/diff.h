@@ -88,7 +88,7 @@ class DiffAttention : public Mixer {
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
   std::shared_ptr<model::Param> lambda_q1_, lambda_k1_, lambda_q2_, lambda_k2_;  // [d] each
   std::shared_ptr<model::Param> subln_;  // RMSNorm gain [2d], shared by the heads
-  std::shared_ptr<model::Param> kerple_rho_p_, kerple_rho_a_;  // [h] with position = kerple, p = softplus(rho)
+  KerpleParams kerple_;  // with position = kerple: one (p, a) per diff-head
 };
 
 }  // namespace attnlab::mixers

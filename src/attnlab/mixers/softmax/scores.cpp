@@ -26,6 +26,21 @@ Tensor position_bias(const ops::AttentionOptions& opt, const ScoreTerms& terms, 
   return bias;
 }
 
+void KerpleParams::declare(const MixerContext& ctx, int64_t heads) {
+  using position::softplus_inverse;
+  const double lo = softplus_inverse(position::kKerpleMinInit);
+  rho_p = ctx.params->declare(ctx.prefix + "kerple.rho_p", {heads},
+                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxP)), false);
+  rho_a = ctx.params->declare(ctx.prefix + "kerple.rho_a", {heads},
+                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxA)), false);
+}
+
+void KerpleParams::add_to(ScoreTerms& terms) const {
+  if (!rho_p) return;
+  terms.kerple_p = position::softplus(rho_p->value);
+  terms.kerple_a = position::softplus(rho_a->value);
+}
+
 Tensor kerple_table(const ScoreTerms& terms, int64_t n) {
   return position::kerple_distance_table(terms.kerple_p, terms.kerple_a, n);
 }

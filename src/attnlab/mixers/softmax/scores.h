@@ -21,7 +21,10 @@
 #pragma once
 #include <cstdint>
 
+#include <memory>
+
 #include "attnlab/core/tensor.h"
+#include "attnlab/mixers/mixer.h"
 #include "attnlab/ops/attention.h"
 
 namespace attnlab::mixers {
@@ -38,6 +41,17 @@ struct ScoreTerms {
   Tensor kerple_p, kerple_a;  // [H], positive: Kerple's p and a (undefined: no Kerple)
   const DapeWeights* dape = nullptr;
   bool kerple() const { return kerple_p.defined(); }
+};
+
+// Kerple's learned parameters as a mixer holds them (softmax, diff): rho_p, rho_a [heads],
+// p = softplus(rho_p), a = softplus(rho_a); no weight decay.
+struct KerpleParams {
+  std::shared_ptr<model::Param> rho_p, rho_a;  // null until declared
+  // Declares "<prefix>kerple.rho_p" and "<prefix>kerple.rho_a", drawn so that p starts in
+  // (0.01, 2) and a in (0.01, 1) (position/kerple.h).
+  void declare(const MixerContext& ctx, int64_t heads);
+  // Sets terms.kerple_p and kerple_a from the current values; nothing when not declared.
+  void add_to(ScoreTerms& terms) const;
 };
 
 // The position bias of query rows at key positions offset .. offset + rows - 1 against

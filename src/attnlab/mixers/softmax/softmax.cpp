@@ -4,7 +4,6 @@
 
 #include "attnlab/autograd/node.h"
 #include "attnlab/ops/ops.h"
-#include "attnlab/position/kerple.h"
 
 namespace attnlab::mixers {
 
@@ -69,15 +68,7 @@ SoftmaxAttention::SoftmaxAttention(const SoftmaxOptions& opt, const MixerContext
   wo_ = p.declare(ctx.prefix + "wo.weight", {d_model_, heads_ * head_dim_}, model::Init::normal(std_out));
   // Declared last so the other parameters keep their place (and initial values).
   position_.declare_parameters(ctx);
-  if (opt_.position == "kerple") {
-    // p in (0.01, 2) and a in (0.01, 1) at the start (position/kerple.h).
-    using position::softplus_inverse;
-    const double lo = softplus_inverse(position::kKerpleMinInit);
-    kerple_rho_p_ = p.declare(ctx.prefix + "kerple.rho_p", {heads_},
-                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxP)), false);
-    kerple_rho_a_ = p.declare(ctx.prefix + "kerple.rho_a", {heads_},
-                              model::Init::uniform(lo, softplus_inverse(position::kKerpleMaxA)), false);
-  }
+  if (opt_.position == "kerple") kerple_.declare(ctx, heads_);
   if (opt_.dape) {
     // PyTorch's Conv2d default: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     const bool with_bias = opt_.position == "alibi" || opt_.position == "kerple";
@@ -122,10 +113,7 @@ Tensor SoftmaxAttention::forward(const Tensor& x, Form form, MixerState* state) 
   // Kerple's p and a (positive through softplus) and DAPE's weights, for every form.
   ScoreTerms terms;
   DapeWeights dape;
-  if (kerple_rho_p_) {
-    terms.kerple_p = position::softplus(kerple_rho_p_->value);
-    terms.kerple_a = position::softplus(kerple_rho_a_->value);
-  }
+  kerple_.add_to(terms);
   if (dape_w1_) {
     dape = {dape_w1_->value, dape_b1_->value, dape_w2_->value, Tensor(), opt_.dape_kernel,
             opt_.position == "alibi" || opt_.position == "kerple"};

@@ -101,7 +101,7 @@ class SoftmaxAttention : public Mixer {
   int64_t d_model_, heads_, kv_heads_, head_dim_;
   AttentionPosition position_;  // RoPE, ALiBi, KeyNorm, scale rules, window
   std::shared_ptr<model::Param> wq_, wk_, wv_, wo_;
-  std::shared_ptr<model::Param> kerple_rho_p_, kerple_rho_a_;  // [H], p = softplus(rho)
+  KerpleParams kerple_;  // with position = kerple: one (p, a) per head
   std::shared_ptr<model::Param> dape_w1_, dape_b1_, dape_w2_;
 };
 
